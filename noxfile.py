@@ -1,0 +1,126 @@
+"""Per-package sessions for latent-ebm: ``tests-<pkg>``, ``lint-<pkg>``, ``demo-<pkg>``, ``bench-<pkg>``.
+
+Packages are discovered from the folders (``shared-core`` and ``packages/*`` holding a
+``pyproject.toml``), so a new method package needs no edit here. Tags group them:
+``nox -t tests`` runs every package's tests, each in its own virtual environment.
+
+Each session installs the core and the package editable with uv. Where pip is configured with
+local find-links that hold a torch wheel (a CPU wheel on CI machines), the same find-links and
+the constraints in ``.ci/constraints.txt`` are passed to uv, which does not read pip's
+configuration; elsewhere torch resolves from the index as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CORE = ROOT / "shared-core"
+CONSTRAINTS = ROOT / ".ci" / "constraints.txt"
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+
+def _discover() -> dict[str, Path]:
+    found = {"core": CORE}
+    for pyproject in sorted((ROOT / "packages").glob("*/pyproject.toml")):
+        found[pyproject.parent.name] = pyproject.parent
+    return found
+
+
+def _pip_find_links() -> list[str]:
+    """Local find-links from pip's configuration (uv ignores pip's config files)."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True, text=True, timeout=30, check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    links: list[str] = []
+    for line in out.splitlines():
+        if re.search(r"find-links", line):
+            value = line.split("=", 1)[1].strip().strip("'\"")
+            links.extend(v for v in value.split() if Path(v).is_dir())
+    return links
+
+
+def _uv_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    links = os.environ.get("UV_FIND_LINKS", "").split() or _pip_find_links()
+    has_local_torch = any(any(Path(d).glob("torch-*.whl")) for d in links)
+    if links:
+        env["UV_FIND_LINKS"] = " ".join(links)
+    if has_local_torch and CONSTRAINTS.exists() and "UV_CONSTRAINT" not in os.environ:
+        env["UV_CONSTRAINT"] = str(CONSTRAINTS)
+    return env
+
+
+PACKAGES = _discover()
+UV_ENV = _uv_env()
+
+
+def _install(session: nox.Session, path: Path, extras: str = "test") -> None:
+    session.env.update(UV_ENV)
+    targets = ["-e", str(CORE)]
+    if path != CORE:
+        targets += ["-e", f"{path}[{extras}]" if _has_extra(path, extras) else str(path)]
+    elif _has_extra(CORE, extras):
+        targets = ["-e", f"{CORE}[{extras}]"]
+    session.install(*targets, "pytest>=8", "pytest-timeout>=2")
+
+
+def _has_extra(path: Path, extra: str) -> bool:
+    text = (path / "pyproject.toml").read_text()
+    return re.search(rf"^\s*{re.escape(extra)}\s*=\s*\[", text, re.MULTILINE) is not None
+
+
+def _data_env(session: nox.Session) -> None:
+    shared = ROOT.parent / "shared" / "data"
+    if "LATENT_EBM_DATA_DIR" not in os.environ and shared.is_dir():
+        session.env["LATENT_EBM_DATA_DIR"] = str(shared)
+
+
+for _name, _path in PACKAGES.items():
+
+    @nox.session(name=f"tests-{_name}", tags=["tests"])
+    def tests(session: nox.Session, path: Path = _path) -> None:
+        """Run one package's tests (CPU; CUDA tests skip without a GPU)."""
+        _install(session, path)
+        _data_env(session)
+        session.run("pytest", str(path / "tests"), "-q", "-ra", *session.posargs)
+
+    @nox.session(name=f"lint-{_name}", tags=["lint"])
+    def lint(session: nox.Session, path: Path = _path) -> None:
+        """ruff over one package, with the repository's ruff configuration."""
+        session.install("ruff>=0.6")
+        session.run("ruff", "check", str(path))
+
+    if any(_path.glob("src/latent_ebm/*/configs/demo.yaml")):
+
+        @nox.session(name=f"demo-{_name}", tags=["demo"])
+        def demo(session: nox.Session, name: str = _name, path: Path = _path) -> None:
+            """Fit the package's ``demo`` config on its offline default data (minutes on CPU)."""
+            _install(session, path)
+            _data_env(session)
+            session.run(f"latent-ebm-{name}", "fit", "--config", "demo", *session.posargs)
+
+    if any((_path / "benchmarks").glob("*.py")):
+
+        @nox.session(name=f"bench-{_name}", tags=["bench"])
+        def bench(session: nox.Session, path: Path = _path) -> None:
+            """Run every benchmark script of one package; results land in benchmarks/results/."""
+            _install(session, path, extras="bench")
+            session.install("matplotlib>=3.7")
+            _data_env(session)
+            for script in sorted((path / "benchmarks").glob("*.py")):
+                if not script.name.startswith("_"):
+                    session.run("python", str(script), *session.posargs)

@@ -1,0 +1,75 @@
+"""Metrics against closed forms: Fréchet distance of Gaussians, MMD, FID of identical sets."""
+
+import pytest
+import torch
+
+from latent_ebm.core.metrics import (
+    FeatureClassifier,
+    FeatureFID,
+    frechet_distance,
+    gaussian_mmd,
+    train_feature_classifier,
+)
+
+
+def test_frechet_distance_closed_form_diagonal():
+    # For diagonal covariances FD = |mu1-mu2|^2 + sum (s1 + s2 - 2 sqrt(s1 s2)).
+    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
+    s1, s2 = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 1.0])
+    expected = (mu1 - mu2).square().sum() + (s1 + s2 - 2 * (s1 * s2).sqrt()).sum()
+    got = frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+def test_frechet_distance_is_zero_for_identical_and_rejects_shapes():
+    a = torch.randn(5, 5, generator=torch.Generator().manual_seed(0))
+    cov = a @ a.T + torch.eye(5)
+    mu = torch.randn(5)
+    assert frechet_distance(mu, cov, mu, cov).item() == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="shapes"):
+        frechet_distance(mu, cov, mu[:3], cov)
+
+
+def test_feature_fid_matches_closed_form_on_gaussian_features():
+    gen = torch.Generator().manual_seed(1)
+    extractor = torch.nn.Flatten()  # features = the "images" themselves, shape (N, 1*2*2)
+    fid = FeatureFID(extractor, num_features=4, name="identity")
+    real = torch.randn(4000, 1, 2, 2, generator=gen)
+    fake = 1.5 * torch.randn(4000, 1, 2, 2, generator=gen) + 0.5
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    # Truth: N(0, I) vs N(0.5, 2.25 I) in 4-d: 4*0.25 + 4*(1 + 2.25 - 2*1.5) = 2.0
+    assert fid.compute().item() == pytest.approx(2.0, abs=0.15)
+    assert fid.feature_name == "identity"
+
+
+def test_feature_fid_rejects_unknown_extractor():
+    with pytest.raises(ValueError, match="extractor"):
+        FeatureFID("vgg")
+
+
+def test_gaussian_mmd_separates_distributions():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 2, generator=gen)
+    same = torch.randn(300, 2, generator=gen)
+    shifted = torch.randn(300, 2, generator=gen) + 1.0
+    assert abs(gaussian_mmd(x, same).item()) < 0.01
+    assert gaussian_mmd(x, shifted).item() > 0.1
+    with pytest.raises(ValueError, match="bandwidth"):
+        gaussian_mmd(x, same, bandwidth=-1.0)
+
+
+def test_feature_classifier_learns_separable_classes(tmp_path):
+    gen = torch.Generator().manual_seed(3)
+    n = 600
+    labels = torch.randint(0, 2, (n,), generator=gen)
+    images = 0.3 * torch.randn(n, 1, 8, 8, generator=gen)
+    images[labels == 1, :, :4] += 1.0  # class 1: bright top half
+    model, acc = train_feature_classifier(images, labels, epochs=3, cache_path=tmp_path / "clf.pt")
+    assert acc > 0.9
+    assert model(images[:5]).shape == (5, model.num_features)
+    again, acc2 = train_feature_classifier(images, labels, cache_path=tmp_path / "clf.pt")
+    assert acc2 == acc
+    torch.testing.assert_close(again(images[:5]), model(images[:5]))
+    with pytest.raises(ValueError, match="in_channels"):
+        FeatureClassifier(in_channels=0)
