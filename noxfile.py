@@ -12,10 +12,9 @@ configuration; elsewhere torch resolves from the index as usual.
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nox
@@ -37,20 +36,26 @@ def _discover() -> dict[str, Path]:
 
 
 def _pip_find_links() -> list[str]:
-    """Local find-links from pip's configuration (uv ignores pip's config files)."""
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"],
-            capture_output=True, text=True, timeout=30, check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    links: list[str] = []
-    for line in out.splitlines():
-        if re.search(r"find-links", line):
-            value = line.split("=", 1)[1].strip().strip("'\"")
-            links.extend(v for v in value.split() if Path(v).is_dir())
-    return links
+    """Local find-links from pip's configuration files and environment (uv ignores both)."""
+    files = [
+        Path("/etc/pip.conf"),
+        Path("/etc/xdg/pip/pip.conf"),
+        Path.home() / ".config" / "pip" / "pip.conf",
+        Path.home() / ".pip" / "pip.conf",
+    ]
+    if os.environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    values = [os.environ.get("PIP_FIND_LINKS", "")]
+    for path in files:
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except (OSError, configparser.Error):
+            continue
+        for section in ("global", "install"):
+            values.append(parser.get(section, "find-links", fallback=""))
+    links = [v for value in values for v in value.split()]
+    return [link for link in dict.fromkeys(links) if Path(link).is_dir()]
 
 
 def _uv_env() -> dict[str, str]:
