@@ -1,0 +1,120 @@
+"""Command line: ``main(Model, DataModule)`` builds each package's LightningCLI; ``latent-ebm``
+is the umbrella command (``latent-ebm list``, ``latent-ebm <method> fit ...``, ``latent-ebm data ...``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from contextlib import ExitStack
+from typing import Any
+
+from ._configs import available_configs, resolve_config, resolve_config_args
+
+__all__ = ["available_configs", "installed_methods", "main", "resolve_config", "umbrella"]
+
+METHODS_GROUP = "latent_ebm.methods"
+
+
+def main(
+    model_class: type,
+    datamodule_class: type | None,
+    *,
+    config_package: str | os.PathLike | None = None,
+    args: list[str] | dict | None = None,
+    **cli_kwargs: Any,
+):
+    """Run a LightningCLI (``fit``/``validate``/``test``/``predict``) for one method; return it.
+
+    ``--config`` takes a YAML path or the name of a config shipped in ``config_package`` (a
+    package name such as ``"latent_ebm.lebm.configs"`` or a folder): ``fit --config tiny``.
+    Trainer defaults: ``inference_mode=False``, TensorBoard + CSV loggers and a resumable
+    ``last.ckpt`` under ``runs/<method>``, a rich progress bar on terminals, seed 0.
+    ``cli_kwargs`` go to ``LightningCLI`` (e.g. ``run=False``).
+    """
+    from ._lightning import SEED_DEFAULT, LatentEBMCLI, trainer_defaults
+
+    cli_kwargs.setdefault("trainer_defaults", trainer_defaults(model_class, config_package))
+    cli_kwargs.setdefault("seed_everything_default", SEED_DEFAULT)
+    cli_kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+    saved_argv = sys.argv
+    with ExitStack() as stack:
+        try:
+            if (
+                args is None
+            ):  # console script: rewrite sys.argv itself, so Lightning reads it as usual
+                sys.argv = [
+                    saved_argv[0],
+                    *resolve_config_args(saved_argv[1:], config_package, stack),
+                ]
+            elif not isinstance(args, dict):
+                args = resolve_config_args(list(args), config_package, stack)
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from None
+        try:
+            return LatentEBMCLI(model_class, datamodule_class, args=args, **cli_kwargs)
+        finally:
+            sys.argv = saved_argv
+
+
+def installed_methods() -> dict[str, importlib.metadata.EntryPoint]:
+    """Method name -> entry point, from the ``latent_ebm.methods`` entry-point group."""
+    eps = importlib.metadata.entry_points(group=METHODS_GROUP)
+    return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
+
+
+def _dist(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "-", "-"
+    return dist.metadata["Name"] or "-", dist.version or "-"
+
+
+def _print_methods() -> None:
+    methods = installed_methods()
+    if not methods:
+        print("no latent-ebm methods installed (pip install latent-ebm-<method>)")
+        return
+    rows = [("method", "distribution", "version", "entry point")]
+    rows += [(name, *_dist(ep), ep.value) for name, ep in methods.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+
+
+_USAGE = """usage: latent-ebm list                 methods installed (entry points in latent_ebm.methods)
+       latent-ebm <method> [ARGS...]    run that method's CLI, e.g. latent-ebm lebm fit --config tiny
+       latent-ebm data list|path|verify the dataset cache (python -m latent_ebm.core.data)"""
+
+
+def umbrella(argv: list[str] | None = None) -> int:
+    """The ``latent-ebm`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "list":
+        _print_methods()
+        return 0
+    if cmd == "data":
+        from ..data.__main__ import main as data_main
+
+        return data_main(rest)
+    methods = installed_methods()
+    if cmd not in methods:
+        print(
+            f"latent-ebm: error: unknown command {cmd!r}; expected list, data or one of "
+            f"the installed methods {sorted(methods)}",
+            file=sys.stderr,
+        )
+        return 2
+    fn = methods[cmd].load()
+    saved = sys.argv
+    sys.argv = [f"latent-ebm-{cmd}", *rest]
+    try:
+        result = fn()
+    finally:
+        sys.argv = saved
+    return result if isinstance(result, int) else 0
