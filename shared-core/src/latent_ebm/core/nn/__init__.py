@@ -1,0 +1,20 @@
+"""Networks shared by several methods: the latent-conditioned Transformer decoder (LTM, LPT, and
+their plain-GPT baseline) and the 1-d UNet of LPT's prior."""
+
+from .attention import KVCache
+from .blocks import RMSNorm
+from .decoder import LatentConditionedDecoder
+from .rope import apply_rope, latent_positions, rope_tables
+from .sampling import sample_next_token
+from .unet1d import UNet1d
+
+__all__ = [
+    "KVCache",
+    "LatentConditionedDecoder",
+    "RMSNorm",
+    "UNet1d",
+    "apply_rope",
+    "latent_positions",
+    "rope_tables",
+    "sample_next_token",
+]
