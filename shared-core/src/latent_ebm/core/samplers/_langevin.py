@@ -11,6 +11,11 @@ gradient g = ∇E(x) and eps ~ N(0, I) from the Philox stream of :mod:`latent_eb
 - ``anisotropic`` (STANLEY; Karimi, Xie, Li 2023, arXiv 2310.12667, sec. 3): per-coordinate step
   s_i² = s²·threshold / max(threshold, |g_i|), then x_i <- x_i - (s_i²/2) g_i + s_i·noise_scale·eps_i.
   Coordinates whose gradient exceeds the threshold move with a smaller step and smaller noise.
+  Not yet checked against the paper's method section (only its abstract was reachable): the
+  form follows the abstract's "anisotropic stepsize, gradient-informed covariance". A
+  position-dependent step with no correction term is biased: its stationary law is about
+  exp(-E)·max(threshold, |g|)/threshold, not exp(-E) (on N(0, 1) with threshold 1 the variance
+  is 1.415; ``tests/test_samplers.py`` asserts that value). Use ``mala`` where exactness matters.
 
 Noise for step k comes from stream (seed, offset=k), seed drawn once from ``generator``, so a
 chain replays from the generator state alone; MALA's accept/reject uniforms use offset 2**32 + k.
