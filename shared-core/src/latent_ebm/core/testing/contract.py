@@ -1,0 +1,239 @@
+"""Checks every LightningModule of the suite should pass: exact resume and DDP equivalence.
+
+Use the functions directly or subclass :class:`ModuleContract` in a package's tests::
+
+    class TestMyModelContract(ModuleContract):
+        def make_module(self):  return MyModel(..., init_noise="example")
+        def make_dataset(self): return TensorDataset(x, torch.arange(len(x)))
+
+- :func:`check_resume`: a run interrupted after k epochs and resumed from its checkpoint ends
+  with exactly (bitwise) the state of the uninterrupted run: parameters, buffers, optimiser
+  state, sampler RNG, chains.
+- :func:`check_ddp`: ``ddp_spawn`` on 2 CPU processes (gloo) with per-rank batch b ends with the
+  parameters of one process on global batch 2b. Exact only if the per-example randomness does
+  not depend on the split: example-keyed chain starts (``init_noise="example"``) and noiseless
+  Langevin (``noise_scale=0``), since one Philox stream per rank cannot equal one per global
+  batch. Floating-point sums of the gradient differ in order, hence ``atol``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from latent_ebm.core.lightning._base import CKPT_KEY
+
+__all__ = ["ModuleContract", "assert_states_equal", "check_ddp", "check_resume", "module_state", "tiny_trainer"]
+
+
+def tiny_trainer(root: Path | str, **overrides: Any) -> L.Trainer:
+    """A quiet CPU Trainer for tests: no logger, progress bar or summary; inference_mode=False."""
+    kw: dict[str, Any] = {
+        "accelerator": "cpu", "devices": 1, "logger": False, "enable_progress_bar": False,
+        "enable_model_summary": False, "enable_checkpointing": False, "inference_mode": False,
+        "default_root_dir": str(root), "num_sanity_val_steps": 0,
+    }
+    kw.update(overrides)
+    return L.Trainer(**kw)
+
+
+def module_state(module: L.LightningModule, trainer: L.Trainer | None = None) -> dict[str, Any]:
+    """Everything a resume must restore: state_dict, the module's checkpoint extras (RNG, chains,
+    counters) and the optimisers' states. Calls ``on_save_checkpoint`` (a collective under DDP)."""
+    extra: dict[str, Any] = {}
+    module.on_save_checkpoint(extra)
+    state = {"state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
+             "extra": extra.get(CKPT_KEY, {})}
+    if trainer is not None:
+        state["optimizers"] = [copy.deepcopy(o.state_dict()) for o in trainer.optimizers]
+    return state
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out |= _flatten(v, f"{prefix}{k}.")
+        return out
+    if isinstance(obj, list | tuple):
+        out = {}
+        for i, v in enumerate(obj):
+            out |= _flatten(v, f"{prefix}{i}.")
+        return out
+    return {prefix.rstrip("."): obj}
+
+
+def assert_states_equal(a: Mapping[str, Any], b: Mapping[str, Any], *, atol: float = 0.0,
+                        ignore: tuple[str, ...] = ()) -> None:
+    """Equal leaves (tensors bitwise, or within ``atol``); keys starting with ``ignore`` skipped."""
+    fa, fb = _flatten(a), _flatten(b)
+    keep = lambda k: not any(k.startswith(p) for p in ignore)  # noqa: E731
+    ka, kb = {k for k in fa if keep(k)}, {k for k in fb if keep(k)}
+    if ka != kb:
+        raise AssertionError(f"state keys differ: only in first {sorted(ka - kb)}, only in second {sorted(kb - ka)}")
+    for k in sorted(ka):
+        va, vb = fa[k], fb[k]
+        if isinstance(va, Tensor):
+            if va.shape != vb.shape:
+                raise AssertionError(f"{k}: shapes {tuple(va.shape)} vs {tuple(vb.shape)}")
+            if atol == 0.0 or not va.is_floating_point():
+                if not torch.equal(va, vb):
+                    diff = (va.double() - vb.double()).abs().max().item() if va.numel() else 0.0
+                    raise AssertionError(f"{k}: tensors differ (max abs diff {diff:.3g})")
+            elif not torch.allclose(va, vb, rtol=0.0, atol=atol):
+                raise AssertionError(f"{k}: max abs diff {(va - vb).abs().max().item():.3g} > atol={atol}")
+        elif va != vb:
+            raise AssertionError(f"{k}: {va!r} != {vb!r}")
+
+
+class _Strided(Sampler[int]):
+    """Rank r of w takes examples r, r + w, r + 2w, ... in order (rank read when iterated), so
+    per-rank batch j of 2 ranks together is exactly batch j of one process with twice the size.
+    (Lightning's own DistributedSampler always shuffles training data.)"""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def _rank_world(self) -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def __iter__(self):
+        rank, world = self._rank_world()
+        return iter(range(rank, self.n, world))
+
+    def __len__(self) -> int:
+        rank, world = self._rank_world()
+        return len(range(rank, self.n, world))
+
+
+class _CaptureState(Callback):
+    """Saves :func:`module_state` of every rank to ``<dir>/rank<r>.pt`` at the end of fit."""
+
+    def __init__(self, out_dir: Path | str) -> None:
+        self.out_dir = Path(out_dir)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        state = module_state(pl_module)  # collective: every rank calls it
+        torch.save(state, self.out_dir / f"rank{trainer.global_rank}.pt")
+
+
+def check_resume(
+    make_module: Callable[[], L.LightningModule],
+    make_loader: Callable[[], DataLoader],
+    tmp_path: Path | str,
+    *,
+    epochs: int = 3,
+    interrupt_after: int = 1,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``epochs`` uninterrupted; run ``interrupt_after`` epochs, checkpoint, resume a fresh
+    module to ``epochs``; assert both end in the same state (bitwise). Returns that state.
+
+    ``make_loader`` must give the same batch order every epoch of both runs (no shuffle, or a
+    sampler seeded by epoch): Lightning does not restore a loader's global-RNG shuffling.
+    """
+    tmp = Path(tmp_path)
+    kw = dict(trainer_kwargs or {})
+
+    def run(max_epochs: int, ckpt: str | None, tag: str) -> tuple[dict[str, Any], L.Trainer]:
+        L.seed_everything(1234, verbose=False)
+        module = make_module()
+        trainer = tiny_trainer(tmp / tag, max_epochs=max_epochs, **kw)
+        trainer.fit(module, train_dataloaders=make_loader(), ckpt_path=ckpt)
+        return module_state(module, trainer), trainer
+
+    full, _ = run(epochs, None, "full")
+    _, first = run(interrupt_after, None, "first")
+    ckpt = tmp / "interrupted.ckpt"
+    first.save_checkpoint(ckpt)
+    resumed, _ = run(epochs, str(ckpt), "resumed")
+    assert_states_equal(full, resumed)
+    return full
+
+
+def check_ddp(
+    make_module: Callable[[], L.LightningModule],
+    dataset: Dataset,
+    tmp_path: Path | str,
+    *,
+    batch_size: int,
+    epochs: int = 1,
+    atol: float = 1e-10,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+    ignore: tuple[str, ...] = ("extra.rng",),
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """2 CPU processes (``ddp_spawn``, gloo) with per-rank ``batch_size`` vs 1 process with
+    ``2 * batch_size``, sequential order (rank r takes examples r, r + 2, ...); ``len(dataset)``
+    must be a multiple of ``2 * batch_size``; asserts every rank's final state (parameters, chains,
+    counters; not the per-rank RNG) equals the single process's within ``atol``.
+    ``make_module`` must be picklable (a top-level function or a ``functools.partial``)."""
+    if len(dataset) % (2 * batch_size):
+        raise ValueError(f"len(dataset)={len(dataset)} is not allowed; it must be a multiple of 2 * batch_size")
+    tmp = Path(tmp_path)
+    kw = dict(trainer_kwargs or {})
+    (tmp / "single").mkdir(parents=True, exist_ok=True)
+    (tmp / "ddp").mkdir(parents=True, exist_ok=True)
+    L.seed_everything(1234, verbose=False)
+    single = make_module()
+    trainer = tiny_trainer(tmp / "single", max_epochs=epochs, callbacks=[_CaptureState(tmp / "single")], **kw)
+    trainer.fit(single, train_dataloaders=DataLoader(dataset, batch_size=2 * batch_size, shuffle=False))
+    ref = torch.load(tmp / "single" / "rank0.pt", weights_only=False)
+
+    L.seed_everything(1234, verbose=False)
+    module = make_module()
+    trainer = tiny_trainer(tmp / "ddp", max_epochs=epochs, strategy="ddp_spawn", devices=2,
+                           use_distributed_sampler=False, callbacks=[_CaptureState(tmp / "ddp")], **kw)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=_Strided(len(dataset)))
+    trainer.fit(module, train_dataloaders=loader)
+    ranks = [torch.load(tmp / "ddp" / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    for r, state in enumerate(ranks):
+        try:
+            assert_states_equal(ref, state, atol=atol, ignore=ignore)
+        except AssertionError as err:
+            raise AssertionError(f"rank {r} vs single process: {err}") from None
+    return ref, ranks
+
+
+class ModuleContract:
+    """pytest base class: subclass, implement ``make_module`` and ``make_dataset``; the resume
+    test runs in every package's suite, the DDP one is marked ``ddp``. Needs pytest (the ``test`` extra). ``make_module`` must be
+    picklable for DDP (define the module class at a module's top level)."""
+
+    batch_size: int = 4
+    resume_epochs: int = 3
+    ddp_epochs: int = 1
+    ddp_atol: float = 1e-6
+
+    def make_module(self) -> L.LightningModule:
+        raise NotImplementedError
+
+    def make_dataset(self) -> Dataset:
+        raise NotImplementedError
+
+    def test_resume_is_exact(self, tmp_path: Path) -> None:
+        check_resume(self.make_module, lambda: DataLoader(self.make_dataset(), batch_size=self.batch_size),
+                     tmp_path, epochs=self.resume_epochs, interrupt_after=1)
+
+    @pytest.mark.ddp
+    def test_ddp_matches_single_process(self, tmp_path: Path) -> None:
+        if not torch.distributed.is_available():
+            pytest.skip("torch.distributed is not available")
+        check_ddp(partial(type(self)._build, type(self)), self.make_dataset(), tmp_path,
+                  batch_size=self.batch_size, epochs=self.ddp_epochs, atol=self.ddp_atol)
+
+    @staticmethod
+    def _build(cls: type[ModuleContract]) -> L.LightningModule:
+        return cls().make_module()
