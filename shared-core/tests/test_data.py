@@ -380,3 +380,13 @@ def test_command_line_list_path_verify(cache, capsys):
     assert "mnist" in out and "toy" in out and str(cache) in out
     with pytest.raises(SystemExit):
         data_main(["path", "nope"])
+
+
+def test_artifact_dir_is_apart_from_the_data_cache(tmp_path, monkeypatch):
+    from latent_ebm.core.data import artifact_dir, data_dir
+
+    monkeypatch.setenv("LATENT_EBM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LATENT_EBM_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    path = artifact_dir("cdrl", "fid")
+    assert path == tmp_path / "artifacts" / "cdrl" / "fid" and path.is_dir()
+    assert data_dir() not in path.parents

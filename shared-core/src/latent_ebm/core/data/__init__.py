@@ -7,7 +7,15 @@ inspects the cache. See ``docs/core-api.md``.
 """
 
 from . import _catalog  # noqa: F401  (registers the built-in datasets)
-from ._cache import FileStatus, cache_path, data_dir, get_file, is_available, verify_dataset
+from ._cache import (
+    FileStatus,
+    artifact_dir,
+    cache_path,
+    data_dir,
+    get_file,
+    is_available,
+    verify_dataset,
+)
 from ._spec import DatasetSpec, RemoteFile, archive_member, get_spec, register, registry
 from ._verify import ChecksumError, DatasetUnavailableError
 
@@ -18,6 +26,7 @@ __all__ = [
     "FileStatus",
     "RemoteFile",
     "archive_member",
+    "artifact_dir",
     "cache_path",
     "data_dir",
     "get_file",

@@ -29,6 +29,18 @@ def data_dir() -> Path:
     return Path(os.environ.get(ENV_DATA_DIR) or _DEFAULT_DIR).expanduser()
 
 
+def artifact_dir(*parts: str) -> Path:
+    """Where derived files (trained feature extractors, tokenized shards, ...) are cached.
+
+    ``$LATENT_EBM_ARTIFACT_DIR``, or ``~/.cache/latent-ebm-artifacts``: kept apart from the data
+    cache, which may be a shared, read-only copy of the original files. The folder is created.
+    """
+    root = Path(os.environ.get("LATENT_EBM_ARTIFACT_DIR") or "~/.cache/latent-ebm-artifacts")
+    path = root.expanduser().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def cache_path(dataset: str, filename: str | None = None) -> Path:
     """Where ``dataset`` (or one of its files) lives in the cache; nothing is checked on disk."""
     spec = get_spec(dataset)

@@ -2,7 +2,7 @@
 
 The extension is built with ``torch.utils.cpp_extension.load`` into the torch extension cache
 (``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``). Its name carries a hash of the
-sources, the flags, the torch version and the CPU, so a stale or foreign build is never reused,
+sources, the flags, the torch version and install path and the CPU, so a stale or foreign build is never reused,
 while a second process with the same sources loads the cached library without compiling.
 A failed build falls back to the torch reference after one warning that says why.
 """
@@ -68,7 +68,10 @@ def _name(kind: str, sources: list[Path], flags: list[str]) -> str:
     for p in sources:
         h.update(p.read_bytes())
     h.update(" ".join(flags).encode())
-    h.update(f"{torch.__version__}|{sys.version_info[:2]}|{_cpu_tag()}".encode())
+    # torch's install path too: each virtual environment has its own include paths, and a build
+    # directory shared between environments would be rebuilt by ninja on every switch.
+    torch_dir = Path(torch.__file__).resolve().parent
+    h.update(f"{torch.__version__}|{torch_dir}|{sys.version_info[:2]}|{_cpu_tag()}".encode())
     return f"latent_ebm_ops_{kind}_{h.hexdigest()[:12]}"
 
 
