@@ -1,0 +1,96 @@
+"""Bad input gets a ValueError naming the argument; irregular (masked) times are accepted."""
+
+import pytest
+import torch
+
+from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
+from latent_ebm.ode_lebm.networks import LatentODE, ODEFunc
+
+
+def _batch(b=3, n_t=6, d=1):
+    return {"x": torch.randn(b, n_t, d), "t": torch.linspace(0, 1, n_t), "mask": torch.ones(b, n_t)}
+
+
+@pytest.mark.parametrize("cls", [ODELEBM, LatentODEVAE])
+def test_irregular_masked_times_are_accepted(cls):
+    model = cls(latent_dim=2, ode_hidden=8, emission_hidden=8)
+    batch = _batch()
+    batch["t"] = torch.tensor([0.0, 0.1, 0.35, 0.4, 0.9, 1.7])
+    batch["mask"] = torch.tensor([[1.0, 0, 1, 0, 0, 1]]).expand(3, -1)
+    batch["x"][:, 1] = float("nan")  # missing values are allowed where mask == 0
+    pred = model.predict_trajectory(batch, t_query=torch.linspace(0, 3, 7))
+    assert pred.shape == (3, 7, 1) and torch.isfinite(pred).all()
+
+
+@pytest.mark.parametrize("cls", [ODELEBM, LatentODEVAE])
+def test_unsorted_times_raise(cls):
+    model = cls(latent_dim=2, ode_hidden=8, emission_hidden=8)
+    batch = _batch()
+    batch["t"] = torch.tensor([0.0, 0.2, 0.1, 0.3, 0.4, 0.5])
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        model.predict_trajectory(batch)
+    batch["t"] = torch.tensor([0.0, 0.2, 0.2, 0.3, 0.4, 0.5])
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        model.predict_trajectory(batch)
+
+
+def test_mismatched_shapes_raise():
+    model = ODELEBM(latent_dim=2, obs_dim=1, ode_hidden=8, emission_hidden=8)
+    with pytest.raises(ValueError, match=r"x has shape \(3, 6, 2\)"):
+        model.predict_trajectory(_batch(d=2))
+    bad = _batch()
+    bad["t"] = torch.linspace(0, 1, 5)
+    with pytest.raises(ValueError, match="t has 5 time points"):
+        model.predict_trajectory(bad)
+    bad = _batch()
+    bad["mask"] = torch.ones(3, 5)
+    with pytest.raises(ValueError, match="mask has shape"):
+        model.predict_trajectory(bad)
+    bad = _batch()
+    bad["t"] = torch.stack([torch.linspace(0, 1, 6), torch.linspace(0, 2, 6), torch.linspace(0, 1, 6)])
+    with pytest.raises(ValueError, match="must repeat one time grid"):
+        model.predict_trajectory(bad)
+
+
+def test_nan_observations_raise():
+    model = ODELEBM(latent_dim=2, ode_hidden=8, emission_hidden=8)
+    bad = _batch()
+    bad["x"][1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf at observed positions"):
+        model.predict_trajectory(bad)
+    bad = _batch()
+    bad["mask"][0] = 0
+    with pytest.raises(ValueError, match="no observed time point"):
+        model.predict_trajectory(bad)
+
+
+def test_bad_settings_raise():
+    with pytest.raises(ValueError, match="prior='flow'"):
+        ODELEBM(prior="flow")
+    with pytest.raises(ValueError, match="obs_sigma=0"):
+        ODELEBM(obs_sigma=0)
+    with pytest.raises(ValueError, match="n_train=0"):
+        ODELEBM(persistent_posterior=True, n_train=0)
+    with pytest.raises(ValueError, match="method='rk5'"):
+        LatentODE(ODEFunc(2), method="rk5")
+    with pytest.raises(ValueError, match="dataset='mnist3d'"):
+        SequenceDataModule(dataset="mnist3d")
+    with pytest.raises(ValueError, match="train_steps=50, test_steps=20"):
+        SequenceDataModule(train_steps=50, test_steps=20)
+    with pytest.raises(ValueError, match="eval_langevin"):
+        ODELEBM(eval_langevin=3)
+
+
+def test_solver_options_agree():
+    """rk4 (default), dopri5 and the adjoint give the same trajectory and gradient."""
+    torch.manual_seed(0)
+    func = ODEFunc(3, 16)
+    z0 = torch.randn(4, 3, requires_grad=True)
+    t = torch.tensor([0.0, 0.3, 0.5, 1.2])
+    outs = []
+    for kw in ({"method": "rk4", "step_size": 0.02}, {"method": "dopri5"}, {"method": "dopri5", "adjoint": True}):
+        z = LatentODE(func, rtol=1e-7, atol=1e-8, **kw)(z0, t)
+        (g,) = torch.autograd.grad(z.pow(2).sum(), z0)
+        outs.append((z.detach(), g))
+    for z, g in outs[1:]:
+        assert torch.allclose(z, outs[0][0], atol=1e-5) and torch.allclose(g, outs[0][1], atol=1e-4)
