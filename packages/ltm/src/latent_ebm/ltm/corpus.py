@@ -1,0 +1,154 @@
+"""Text sources: the offline latent-topic corpus, the real corpora, and MDLM-style wrapping.
+
+The latent-topic corpus is the offline fallback of the tiny/demo configs. Each document draws
+one topic k ~ Uniform(K) that holds for the whole document; every token is, with probability
+``topic_weight``, drawn from the topic's own sparse unigram distribution, and otherwise from a
+shared first-order Markov chain. A sliding-window decoder sees only the last ``window`` tokens,
+so it can only guess k from a few topic tokens; a latent z inferred from the whole sequence
+can carry k to every position. That is exactly the gap LTM's latent thoughts close.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+__all__ = [
+    "LatentTopicCorpus",
+    "lambada_examples",
+    "read_text_documents",
+    "wrap_blocks",
+]
+
+
+class LatentTopicCorpus:
+    """Generator of documents (1-d int arrays) with a document-level topic.
+
+    Args:
+        vocab_size: tokens 0..vocab_size-1 (no BOS/EOS; the data module adds none).
+        n_topics: K, the number of document-level topics.
+        topic_weight: probability that a token comes from the topic instead of the Markov chain.
+        topic_support: how many tokens each topic puts its mass on.
+        seed: the corpus itself (topics and chain) is a function of the seed only.
+    """
+
+    def __init__(self, vocab_size: int = 64, n_topics: int = 16, topic_weight: float = 0.5,
+                 topic_support: int = 8, seed: int = 0) -> None:
+        if vocab_size < 4 or n_topics < 1 or not 0 <= topic_weight <= 1 or not 1 <= topic_support <= vocab_size:
+            raise ValueError(
+                f"LatentTopicCorpus(vocab_size={vocab_size}, n_topics={n_topics}, topic_weight={topic_weight}, "
+                f"topic_support={topic_support}) is not allowed; need vocab_size >= 4, n_topics >= 1, "
+                "topic_weight in [0, 1], 1 <= topic_support <= vocab_size"
+            )
+        self.vocab_size, self.n_topics, self.topic_weight = vocab_size, n_topics, topic_weight
+        rng = np.random.default_rng(seed)
+        self.topics = np.zeros((n_topics, vocab_size))
+        for k in range(n_topics):  # each topic: a random subset with Dirichlet weights
+            support = rng.choice(vocab_size, size=topic_support, replace=False)
+            self.topics[k, support] = rng.dirichlet(np.ones(topic_support))
+        # shared Markov chain: each token has 4 likely successors
+        self.chain = np.full((vocab_size, vocab_size), 0.02 / vocab_size)
+        for a in range(vocab_size):
+            self.chain[a, rng.choice(vocab_size, size=4, replace=False)] += 0.98 / 4
+        self.chain /= self.chain.sum(1, keepdims=True)
+
+    def document(self, length: int, rng: np.random.Generator, topic: int | None = None) -> tuple[np.ndarray, int]:
+        """One document of ``length`` tokens and its topic."""
+        k = int(rng.integers(self.n_topics)) if topic is None else topic
+        from_topic = rng.random(length) < self.topic_weight
+        topic_draws = rng.choice(self.vocab_size, size=length, p=self.topics[k])
+        u = rng.random(length)
+        cum = np.cumsum(self.chain, axis=1)
+        out = np.empty(length, dtype=np.int64)
+        prev = int(rng.integers(self.vocab_size))
+        for i in range(length):
+            tok = topic_draws[i] if from_topic[i] else min(int(np.searchsorted(cum[prev], u[i])), self.vocab_size - 1)
+            out[i] = prev = tok
+        return out, k
+
+    def sample(self, n_docs: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n_docs, length) int array and (n_docs,) topics, reproducible from ``seed``."""
+        rng = np.random.default_rng(seed)
+        docs, topics = zip(*(self.document(length, rng) for _ in range(n_docs)))
+        return np.stack(docs), np.asarray(topics)
+
+
+# ---- real corpora ------------------------------------------------------------------------------
+
+def _wikitext_detok(s: str) -> str:
+    """WikiText 'tokens' version back to plain text (the usual MDLM/Megatron-style rules)."""
+    s = s.replace(" @-@ ", "-").replace(" @,@ ", ",").replace(" @.@ ", ".")
+    s = s.replace(" : ", ": ").replace(" ; ", "; ").replace(" . ", ". ").replace(" ! ", "! ")
+    s = s.replace(" ? ", "? ").replace(" , ", ", ")
+    s = re.sub(r"\(\s*([^\)]*?)\s*\)", r"(\1)", s)
+    s = re.sub(r"\[\s*([^\]]*?)\s*\]", r"[\1]", s)
+    s = re.sub(r'"\s*([^"]*?)\s*"', r'"\1"', s)
+    s = s.replace("= = = =", "====").replace("= = =", "===").replace("= =", "==")
+    s = s.replace(" 's", "'s").replace(" n't", "n't")
+    return s
+
+
+def _ptb_detok(s: str) -> str:
+    s = s.replace(" 's", "'s").replace("s ' ", "s' ").replace(" n't", "n't").replace(" \n ", "\n")
+    s = s.replace("\\/", "/").replace("$ ", "$").replace(" %", "%")
+    return s.replace("<unk>", "?").replace(" N ", " 1 ")
+
+
+_FILES = {
+    "wikitext-2": {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"},
+    "ptb": {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"},
+    "tinyshakespeare": {"train": "input.txt", "validation": "input.txt", "test": "input.txt"},
+    "lambada": {"test": "lambada_test.jsonl", "validation": "lambada_test.jsonl"},
+}
+
+
+def read_text_documents(dataset: str, split: str, *, detokenize: bool = True) -> list[str]:
+    """Documents (strings) of a registry dataset's split, read through ``get_file``.
+
+    WikiText-2 is split into articles at top-level `` = Title = `` headings; PTB and
+    TinyShakespeare are one document per file (TinyShakespeare's splits are 90/5/5 % of the
+    text by characters); LAMBADA has one passage per line.
+    """
+    from latent_ebm.core.data import get_file
+
+    files = _FILES.get(dataset)
+    if files is None or split not in files:
+        raise ValueError(f"dataset={dataset!r} split={split!r} is not allowed; choose from {{{', '.join(f'{d}: {sorted(s)}' for d, s in _FILES.items())}}}")
+    text = get_file(dataset, files[split]).read_text(encoding="utf-8")
+    if dataset == "lambada":
+        return [json.loads(line)["text"] for line in text.splitlines() if line.strip()]
+    if dataset == "tinyshakespeare":
+        n = len(text)
+        a, b = int(0.9 * n), int(0.95 * n)
+        return [{"train": text[:a], "validation": text[a:b], "test": text[b:]}[split]]
+    if dataset == "ptb":
+        return [_ptb_detok(text) if detokenize else text]
+    docs, cur = [], []
+    for line in text.splitlines(keepends=True):  # wikitext-2: articles start at ' = Title = '
+        if re.match(r"^ = [^=].* = \n$", line) and cur:
+            docs.append("".join(cur))
+            cur = []
+        cur.append(line)
+    if cur:
+        docs.append("".join(cur))
+    return [_wikitext_detok(d) if detokenize else d for d in docs]
+
+
+def lambada_examples() -> list[tuple[str, str]]:
+    """LAMBADA (context, last word) pairs; the target is the final whitespace-separated word."""
+    out = []
+    for text in read_text_documents("lambada", "test"):
+        context, word = text.rsplit(" ", 1)
+        out.append((context, " " + word))
+    return out
+
+
+def wrap_blocks(docs: list[list[int]], block: int, bos: int, eos: int) -> np.ndarray:
+    """MDLM-style wrapping: docs joined as ``d1 EOS d2 EOS ...``, cut into blocks of ``block - 1``
+    tokens, each prefixed with BOS -> (n_blocks, block). The last partial block is dropped."""
+    stream = np.fromiter((t for d in docs for t in (*d, eos)), dtype=np.int64)
+    n = len(stream) // (block - 1)
+    body = stream[: n * (block - 1)].reshape(n, block - 1)
+    return np.concatenate([np.full((n, 1), bos, dtype=np.int64), body], axis=1)

@@ -1,0 +1,249 @@
+"""LightningDataModule for LTM and its GPT baseline: GPT-2 BPE corpora or the latent-topic corpus.
+
+Text corpora are tokenized once (GPT-2 BPE, documents joined by EOS) into a ``uint16`` memmap
+shard per split in the token cache; every example is a block ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``
+of ``seq_len`` tokens (the MDLM-style wrapping of the LTM zero-shot protocol, used for training
+too). ``latent-topic`` is generated in memory (offline, seconds): one document per block.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .corpus import LatentTopicCorpus, read_text_documents
+from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
+
+__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "token_cache_dir", "tokenize_to_shard"]
+
+DatasetName = Literal["latent-topic", "wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext"]
+_TEXT = ("wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext")
+
+
+def token_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where tokenized shards live: ``cache_dir``, ``$LATENT_EBM_TOKEN_CACHE`` or ``~/.cache/latent-ebm-tokens``.
+
+    Deliberately not ``$LATENT_EBM_DATA_DIR``: that folder holds verified raw files and may be read-only.
+    """
+    return Path(cache_dir or os.environ.get("LATENT_EBM_TOKEN_CACHE") or "~/.cache/latent-ebm-tokens").expanduser()
+
+
+def _write_shard(path: Path, chunks) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        for ids in chunks:
+            np.asarray(ids, dtype=np.uint16).tofile(f)
+    tmp.replace(path)  # atomic: a half-written shard is never read
+
+
+def tokenize_to_shard(dataset: str, split: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Tokenize a split once into ``<cache>/gpt2/<dataset>/<split>.bin`` (uint16, docs joined by EOS)."""
+    path = token_cache_dir(cache_dir) / "gpt2" / dataset / f"{split}.bin"
+    if path.exists():
+        return path
+    from .tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    if dataset == "openwebtext":
+        _write_shard(path, _openwebtext_chunks(tok, split))
+        return path
+    docs = read_text_documents(dataset, split)
+    _write_shard(path, ([*ids, EOS_ID] for ids in tok.encode_batch(docs)))
+    return path
+
+
+def _openwebtext_chunks(tok, split: str):
+    """OpenWebText via ``datasets`` (paper scale; nanoGPT's split: 0.05 % validation, seed 2357)."""
+    try:
+        import datasets
+    except ImportError as err:
+        raise RuntimeError("dataset='openwebtext' needs the `datasets` library: pip install 'latent-ebm-ltm[owt]'") from err
+    ds = datasets.load_dataset("openwebtext", split="train", trust_remote_code=True)
+    parts = ds.train_test_split(test_size=0.0005, seed=2357, shuffle=True)
+    part = parts["train" if split == "train" else "test"]
+    for i in range(0, len(part), 1024):
+        for ids in tok.encode_batch(part[i : i + 1024]["text"]):
+            yield [*ids, EOS_ID]
+
+
+class BlockDataset(Dataset):
+    """Blocks ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]`` (L = seq_len) of a 1-d token stream."""
+
+    def __init__(self, stream: np.ndarray, seq_len: int, bos: int) -> None:
+        self.stream, self.seq_len, self.bos = stream, seq_len, bos
+        self.n = len(stream) // (seq_len - 1)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        body = np.asarray(self.stream[i * (self.seq_len - 1) : (i + 1) * (self.seq_len - 1)], dtype=np.int64)
+        return torch.cat([torch.tensor([self.bos]), torch.from_numpy(body)])
+
+
+class EpochShuffle(torch.utils.data.Sampler):
+    """A permutation seeded by (seed, epoch): the same order after a resume (Lightning calls ``set_epoch``)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+class _Tensors(Dataset):
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.x[i]
+
+
+class LTMDataModule(L.LightningDataModule):
+    """Token blocks (B, seq_len) for ``fit``/``validate``/``test``, prompts for ``predict``.
+
+    Args:
+        dataset: a registry corpus (GPT-2 BPE), ``openwebtext`` (downloads via ``datasets``; paper
+            scale), or the offline ``latent-topic`` corpus.
+        seq_len: block length L (BOS included).
+        batch_size / eval_batch_size: training / evaluation batch sizes.
+        test_split: split used by ``test`` (``validation`` or ``test``).
+        topic_vocab, topic_count, topic_weight, n_train_docs, n_val_docs, corpus_seed: the
+            latent-topic corpus (:class:`~latent_ebm.ltm.corpus.LatentTopicCorpus`).
+        predict_prompts: prompt strings for ``predict`` (text corpora; encoded with GPT-2 BPE,
+            BOS-prefixed). Empty: unconditional from BOS. latent-topic uses the first
+            ``prompt_len`` tokens of validation documents instead.
+        predict_count: how many prompts/samples for ``predict`` on latent-topic or with no prompts.
+        cache_dir: tokenized-shard cache (see :func:`token_cache_dir`).
+    """
+
+    def __init__(
+        self,
+        dataset: DatasetName = "latent-topic",
+        seq_len: int = 64,
+        batch_size: int = 16,
+        eval_batch_size: int | None = None,
+        test_split: Literal["validation", "test"] = "test",
+        topic_vocab: int = 64,
+        topic_count: int = 16,
+        topic_weight: float = 0.5,
+        n_train_docs: int = 4096,
+        n_val_docs: int = 256,
+        corpus_seed: int = 0,
+        predict_prompts: list[str] | None = None,
+        prompt_len: int = 16,
+        predict_count: int = 4,
+        num_workers: int = 0,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        if dataset not in DatasetName.__args__:
+            raise ValueError(f"dataset={dataset!r} is not allowed; choose from {list(DatasetName.__args__)}")
+        for name, v, lo in (("seq_len", seq_len, 2), ("batch_size", batch_size, 1), ("n_train_docs", n_train_docs, 1),
+                            ("n_val_docs", n_val_docs, 1), ("prompt_len", prompt_len, 1), ("predict_count", predict_count, 1)):
+            if not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name}={v!r} is not allowed; it must be an int >= {lo}")
+        if prompt_len >= seq_len:
+            raise ValueError(f"prompt_len={prompt_len} is not allowed; it must be < seq_len={seq_len}")
+        self.save_hyperparameters()
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.splits: dict[str, Dataset] = {}
+        self.corpus: LatentTopicCorpus | None = None
+
+    # ---- vocabulary --------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        """Model vocabulary: GPT-2's 50257 + BOS, or the topic vocabulary + BOS."""
+        return GPT2_VOCAB_SIZE if self.hparams.dataset in _TEXT else self.hparams.topic_vocab + 1
+
+    @property
+    def bos_id(self) -> int:
+        return BOS_ID if self.hparams.dataset in _TEXT else self.hparams.topic_vocab
+
+    def decode(self, ids) -> str:
+        """Token ids -> text (GPT-2 BPE) or space-separated ``t<id>`` symbols (latent-topic)."""
+        ids = [int(i) for i in ids if int(i) != self.bos_id]
+        if self.hparams.dataset in _TEXT:
+            from .tokenizer import gpt2_tokenizer
+
+            return gpt2_tokenizer().decode(ids)
+        return " ".join(f"t{i}" for i in ids)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def _text_splits(self) -> tuple[str, ...]:
+        return ("test",) if self.hparams.dataset == "lambada" else ("train", "validation", "test")
+
+    def prepare_data(self) -> None:
+        if self.hparams.dataset in _TEXT:
+            for split in self._text_splits():
+                tokenize_to_shard(self.hparams.dataset, split, self.hparams.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        hp = self.hparams
+        if hp.dataset == "latent-topic":
+            self.corpus = LatentTopicCorpus(hp.topic_vocab, hp.topic_count, hp.topic_weight, seed=hp.corpus_seed)
+            for split, n, seed in (("train", hp.n_train_docs, hp.corpus_seed + 1), ("validation", hp.n_val_docs, hp.corpus_seed + 2),
+                                   ("test", hp.n_val_docs, hp.corpus_seed + 3)):
+                docs, _ = self.corpus.sample(n, hp.seq_len - 1, seed)
+                x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, L)
+                self.splits[split] = _Tensors(x)
+            return
+        for split in self._text_splits():
+            path = tokenize_to_shard(hp.dataset, split, hp.cache_dir)
+            self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID)
+        if hp.dataset == "lambada":  # zero-shot only: every split is the test set
+            self.splits["train"] = self.splits["validation"] = self.splits["test"]
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        if split not in self.splits:
+            self.setup()
+        ds = self.splits[split]
+        sampler = EpochShuffle(len(ds), self.hparams.corpus_seed) if shuffle else None
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=shuffle,
+                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.hparams.batch_size, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", self.eval_batch_size, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.hparams.test_split, self.eval_batch_size, False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Prompts (1, T0) one per batch: prompt lengths differ between strings."""
+        hp = self.hparams
+        if hp.dataset == "latent-topic":
+            self.setup()
+            x = self.splits["validation"].x[: hp.predict_count, : hp.prompt_len]
+            return DataLoader(_Tensors(x), batch_size=1)
+        if hp.predict_prompts:
+            from .tokenizer import gpt2_tokenizer
+
+            tok = gpt2_tokenizer()
+            prompts = [torch.tensor([BOS_ID, *tok.encode(p)]) for p in hp.predict_prompts]
+        else:
+            prompts = [torch.tensor([BOS_ID])] * hp.predict_count
+        return DataLoader(_Tensors(prompts), batch_size=1)

@@ -1,0 +1,85 @@
+"""Data: GPT-2 BPE from the registry, memmap shards, MDLM wrapping, the latent-topic corpus."""
+
+import numpy as np
+import pytest
+import torch
+
+from latent_ebm.core.data import is_available
+from latent_ebm.ltm import LTMDataModule
+from latent_ebm.ltm.corpus import LatentTopicCorpus, wrap_blocks
+from latent_ebm.ltm.data import tokenize_to_shard
+from latent_ebm.ltm.tokenizer import BOS_ID, EOS_ID
+
+needs_bpe = pytest.mark.skipif(not is_available("gpt2-bpe"), reason="gpt2-bpe files not in LATENT_EBM_DATA_DIR")
+
+
+@needs_bpe
+def test_gpt2_tokenizer_known_ids_and_roundtrip():
+    from latent_ebm.ltm.tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    assert tok.encode("Hello world") == [15496, 995]  # GPT-2's published ids
+    text = "Latent thoughts, 1024 tokens\n and BPE."
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.decode([EOS_ID]) == "<|endoftext|>"
+
+
+def test_wrap_blocks_layout():
+    blocks = wrap_blocks([[1, 2, 3], [4, 5]], block=4, bos=9, eos=0)
+    # stream 1 2 3 0 4 5 0 -> two bodies of 3 tokens, each BOS-prefixed; the rest dropped
+    np.testing.assert_array_equal(blocks, [[9, 1, 2, 3], [9, 0, 4, 5]])
+
+
+@pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")
+def test_ptb_shard_is_tokenized_once_into_uint16_blocks(tmp_path):
+    path = tokenize_to_shard("ptb", "test", tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert tokenize_to_shard("ptb", "test", tmp_path).stat().st_mtime_ns == stamp  # cached, not rewritten
+    stream = np.memmap(path, dtype=np.uint16, mode="r")
+    assert 80_000 < len(stream) < 200_000 and stream[-1] == EOS_ID
+    dm = LTMDataModule(dataset="ptb", seq_len=128, batch_size=4, cache_dir=str(tmp_path))
+    dm.prepare_data()
+    dm.setup()
+    x = next(iter(dm.test_dataloader()))
+    assert x.shape == (4, 128) and (x[:, 0] == BOS_ID).all() and x.max() < dm.vocab_size
+    torch.testing.assert_close(x[0, 1:], torch.from_numpy(stream[:127].astype(np.int64)))
+
+
+def test_latent_topic_corpus_is_reproducible():
+    c = LatentTopicCorpus(seed=3)
+    a, ta = c.sample(8, 40, seed=1)
+    b, tb = LatentTopicCorpus(seed=3).sample(8, 40, seed=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ta, tb)
+    assert a.min() >= 0 and a.max() < 64
+
+
+def test_topic_is_visible_to_the_whole_document_but_not_to_a_short_window():
+    """Bayes topic classifier (true model): near-perfect from 63 tokens, poor from 2 tokens."""
+    c = LatentTopicCorpus(vocab_size=64, n_topics=16, topic_weight=0.5, seed=0)
+    docs, topics = c.sample(300, 63, seed=5)
+
+    def accuracy(n_tokens):
+        hits = 0
+        for doc, k in zip(docs, topics):
+            cur, prev = doc[1:n_tokens], doc[: n_tokens - 1]
+            p = c.topic_weight * c.topics[:, cur] + (1 - c.topic_weight) * c.chain[prev, cur][None]  # (K, n-1)
+            loglik = np.log(p).sum(1)
+            hits += int(np.argmax(loglik) == k)
+        return hits / len(docs)
+
+    assert accuracy(63) > 0.9
+    assert accuracy(3) < 0.6
+
+
+def test_datamodule_latent_topic_batches_and_bad_args():
+    dm = LTMDataModule(seq_len=32, batch_size=4, n_train_docs=16, n_val_docs=8)
+    dm.setup()
+    x = next(iter(dm.train_dataloader()))
+    assert x.shape == (4, 32) and (x[:, 0] == dm.bos_id).all() and dm.vocab_size == 65
+    with pytest.raises(ValueError, match="^dataset="):
+        LTMDataModule(dataset="imdb")
+    with pytest.raises(ValueError, match="^seq_len="):
+        LTMDataModule(seq_len=1)
+    with pytest.raises(ValueError, match="^prompt_len="):
+        LTMDataModule(seq_len=16, prompt_len=16)
