@@ -109,6 +109,18 @@ class SeededModule(L.LightningModule):
         self._rng: torch.Generator | None = None
         self._rng_rank: int | None = None
 
+    def save_base_hyperparameters(self, base_args: dict[str, Any]) -> None:
+        """``save_hyperparameters()``, then the base class's own arguments it missed.
+
+        ``save_hyperparameters`` records the outermost constructor's arguments (under LightningCLI,
+        the config given for the subclass), so a base setting that a subclass passes through
+        without re-declaring it would be absent from ``hparams``; it is filled in here.
+        """
+        self.save_hyperparameters()
+        for name, value in base_args.items():
+            if name not in ("self", "__class__") and name not in self.hparams:
+                self.hparams[name] = value
+
     # ---- the sampler RNG --------------------------------------------------------------------
     @property
     def base_seed(self) -> int:

@@ -58,7 +58,7 @@ class CooperativeModule(SeededModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_base_hyperparameters(dict(locals()))
         self.automatic_optimization = False
         check_positive(energy_lr=energy_lr, initializer_lr=initializer_lr, initializer_sigma=initializer_sigma)
         if grad_clip is not None:

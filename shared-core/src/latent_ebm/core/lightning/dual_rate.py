@@ -116,7 +116,7 @@ class DualRateModule(SeededModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_base_hyperparameters(dict(locals()))
         for name, v in (("inner_steps", inner_steps), ("eval_inner_steps", eval_inner_steps)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
                 raise ValueError(f"{name}={v!r} is not allowed; it must be an int >= 0")

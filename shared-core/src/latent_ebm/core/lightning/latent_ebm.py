@@ -94,7 +94,7 @@ class LatentEBMModule(SeededModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_base_hyperparameters(dict(locals()))
         self.automatic_optimization = False
         check_positive(generator_lr=generator_lr, prior_lr=prior_lr)
         if grad_clip is not None:
