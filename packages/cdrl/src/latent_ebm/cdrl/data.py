@@ -1,0 +1,198 @@
+"""Data for CDRL: 2-d toy densities (generated here), MNIST / Fashion-MNIST padded to 32x32
+(from the core registry), synthetic images as the offline image fallback, and the paper's
+CIFAR-10 path.
+
+Images are scaled to [-1, 1] (official: ``x * 2 - 1``); 28x28 digits are padded with -1 to
+32x32 so the networks see the paper's resolution.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from typing import Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, TensorDataset
+
+from latent_ebm.core.data import get_file
+
+from .cifar import load_cifar10
+
+__all__ = ["CDRLData", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images"]
+
+Dataset = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "cifar10"]
+TOY = ("mixture", "rings", "checkerboard")
+IDX = {"mnist", "fashion-mnist"}
+
+
+class ToyDensity:
+    """A 2-d density with exact samples and log-density: the toy quality figure's known answer.
+
+    ``mixture``: Gaussians on a circle (radius 1.5, std 0.15) with weights ``weights``;
+    ``rings``: two rings (radii 0.6, 1.4; radial std 0.06); ``checkerboard``: uniform on the
+    black squares of a 4x4 board over [-1.6, 1.6]^2.
+    """
+
+    def __init__(self, name: str, weights: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)) -> None:
+        if name not in TOY:
+            raise ValueError(f"toy dataset {name!r} is not allowed; choose one of {TOY}")
+        self.name = name
+        w = torch.tensor(weights, dtype=torch.float64)
+        if (w <= 0).any():
+            raise ValueError(f"weights={weights} must all be > 0")
+        self.weights = w / w.sum()
+        k = len(weights)
+        ang = torch.arange(k, dtype=torch.float64) * 2 * math.pi / k
+        self.means = 1.5 * torch.stack([ang.cos(), ang.sin()], 1)  # (k, 2)
+        self.std = 0.15
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """(n, 2) float32 exact samples."""
+        g = generator
+        if self.name == "mixture":
+            idx = torch.multinomial(self.weights, n, replacement=True, generator=g)
+            x = self.means[idx] + self.std * torch.randn(n, 2, generator=g, dtype=torch.float64)
+        elif self.name == "rings":
+            r = torch.where(torch.rand(n, generator=g) < 0.5, 0.6, 1.4).double()
+            r = r + 0.06 * torch.randn(n, generator=g, dtype=torch.float64)
+            a = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+            x = torch.stack([r * a.cos(), r * a.sin()], 1)
+        else:
+            cell = torch.randint(0, 8, (n,), generator=g)
+            row = cell // 2
+            col = 2 * (cell % 2) + (row % 2)
+            u = torch.rand(n, 2, generator=g, dtype=torch.float64)
+            x = (torch.stack([col, row], 1).double() + u) * 0.8 - 1.6
+        return x.float()
+
+    def assign(self, x: Tensor) -> Tensor:
+        """Index of the nearest mixture component for each point (mixture only)."""
+        return torch.cdist(x.double(), self.means).argmin(1)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log-density (mixture); (n,) float64."""
+        if self.name != "mixture":
+            raise ValueError(f"log_prob is exact only for 'mixture', not {self.name!r}")
+        d2 = torch.cdist(x.double(), self.means).square()  # (n, k)
+        comp = -d2 / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
+        return torch.logsumexp(comp + self.weights.log(), dim=1)
+
+
+def make_toy(name: str, n: int, seed: int = 0) -> Tensor:
+    return ToyDensity(name).sample(n, torch.Generator().manual_seed(seed))
+
+
+def load_idx_images(dataset: str, split: Literal["train", "test"] = "train") -> tuple[Tensor, Tensor]:
+    """MNIST-format images (N, 1, 32, 32) in [-1, 1] (padded with -1) and labels (N,) int64."""
+    if dataset not in IDX:
+        raise ValueError(f"dataset={dataset!r} is not allowed here; choose one of {sorted(IDX)}")
+    prefix = "train" if split == "train" else "t10k"
+    with gzip.open(get_file(dataset, f"{prefix}-images-idx3-ubyte.gz"), "rb") as fh:
+        raw = fh.read()
+    n, h, w = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
+    img = torch.from_numpy(np.frombuffer(raw, np.uint8, offset=16).reshape(n, 1, h, w).copy())
+    with gzip.open(get_file(dataset, f"{prefix}-labels-idx1-ubyte.gz"), "rb") as fh:
+        labels = torch.from_numpy(np.frombuffer(fh.read(), np.uint8, offset=8).astype(np.int64))
+    x = img.float() / 127.5 - 1.0
+    pad = (32 - h) // 2
+    x = torch.nn.functional.pad(x, (pad, 32 - w - pad, pad, 32 - h - pad), value=-1.0)
+    return x, labels
+
+
+def synthetic_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tensor, Tensor]:
+    """Offline fallback: (n, 1, 32, 32) bars/blobs in [-1, 1], labelled by shape (0..3)."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    labels = torch.randint(0, num_classes, (n,), generator=g)
+    c = 8 + 16 * torch.rand(n, 2, generator=g)
+    cx, cy = c[:, 0, None, None], c[:, 1, None, None]
+    shapes = torch.stack([
+        ((xx - cx).abs() < 2) & ((yy - cy).abs() < 8),          # vertical bar
+        ((yy - cy).abs() < 2) & ((xx - cx).abs() < 8),          # horizontal bar
+        (xx - cx).square() + (yy - cy).square() < 36,           # disc
+        ((xx - cx).abs() < 6) & ((yy - cy).abs() < 6),          # square
+    ], 1)  # (n, 4, 32, 32)
+    img = shapes[torch.arange(n), labels % 4].float() * 2 - 1
+    return img[:, None], labels
+
+
+class CDRLData(L.LightningDataModule):
+    """Batches of ``(x, y)``; y is the class label (0 for the toy sets).
+
+    Args:
+        dataset: a 2-d toy density, ``mnist``/``fashion-mnist`` (core registry, padded to 32x32),
+            ``synthetic`` (offline images) or ``cifar10`` (paper scale; see ``paper.yaml``).
+        n_train: cap on training examples (None: all; toy: this many fresh samples, default 20000).
+        n_val: validation examples (the reference set for MMD / FID).
+        random_flip: horizontal flips (official CIFAR-10 augmentation).
+    """
+
+    def __init__(self, dataset: Dataset = "mixture", batch_size: int = 128, n_train: int | None = None,
+                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False) -> None:
+        super().__init__()
+        if dataset not in Dataset.__args__:
+            raise ValueError(f"dataset={dataset!r} is not allowed; choose one of {Dataset.__args__}")
+        if batch_size < 1 or n_val < 2:
+            raise ValueError(f"batch_size={batch_size} must be >= 1 and n_val={n_val} >= 2")
+        self.save_hyperparameters()
+        self.train_set: TensorDataset | None = None
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        d = self.hparams.dataset
+        return (2,) if d in TOY else (3, 32, 32) if d == "cifar10" else (1, 32, 32)
+
+    def prepare_data(self) -> None:
+        if self.hparams.dataset in IDX:
+            for split in ("train", "t10k"):
+                get_file(self.hparams.dataset, f"{split}-images-idx3-ubyte.gz")
+                get_file(self.hparams.dataset, f"{split}-labels-idx1-ubyte.gz")
+        elif self.hparams.dataset == "cifar10":
+            get_file("cifar10", "cifar-10-python.tar.gz")
+
+    def _load(self, split: str) -> tuple[Tensor, Tensor]:
+        h = self.hparams
+        seed = h.seed + (0 if split == "train" else 1)
+        n = (h.n_train or 20000) if split == "train" else h.n_val
+        if h.dataset in TOY:
+            x = make_toy(h.dataset, n, seed)
+            return x, torch.zeros(n, dtype=torch.long)
+        if h.dataset == "synthetic":
+            return synthetic_images(n, seed)
+        if h.dataset == "cifar10":
+            x, y = load_cifar10(split)
+        else:
+            x, y = load_idx_images(h.dataset, "train" if split == "train" else "test")
+        cap = h.n_train if split == "train" else h.n_val
+        if cap is not None and cap < len(x):
+            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:cap]
+            x, y = x[idx], y[idx]
+        return x, y
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            self.train_set = TensorDataset(*self._load("train"))
+            self.val_set = TensorDataset(*self._load("val"))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
+                          drop_last=True, num_workers=self.hparams.num_workers,
+                          collate_fn=self._flip if self.hparams.random_flip else None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=max(self.hparams.batch_size, 256))
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
+
+    @staticmethod
+    def _flip(items: list) -> tuple[Tensor, Tensor]:
+        x = torch.stack([i[0] for i in items])
+        y = torch.stack([i[1] for i in items])
+        flip = torch.rand(len(x)) < 0.5
+        x[flip] = x[flip].flip(-1)
+        return x, y

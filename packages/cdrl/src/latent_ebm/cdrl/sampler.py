@@ -1,0 +1,186 @@
+"""Recovery-likelihood Langevin at one level, the final Tweedie step, and the full sampler.
+
+The step-size parameterisation (Zhu et al. 2024, App. A.2; ``main_uncond.py`` ``Langevin``):
+the network output g(x~) is read as the log-density times the squared step size,
+f(x~, t) = g(x~) / s_t^2, with s_t^2 = 2 step_coeff c_t sigma_t^2. Langevin on the conditional
+log-density L(x~) = f(x~, t) - ||x~ - x_t||^2 / (2 sigma_t^2) (DRL eq. 5) with step s_t reads
+
+    x~ <- x~ + (s_t^2 / 2) grad L + s_t eps = x~ + (1/2) grad[g(x~) - step_coeff c_t ||x~ - x_t||^2] + s_t eps,
+
+i.e. the gradient coefficient is 1/2 at every level. The core's ``langevin`` takes one scalar
+step size, while a training batch mixes levels; the substitution y = x~ / s_t (per example)
+turns the update into core ULA with step size 1 on E(y) = -L(s_t y), exactly the same chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from latent_ebm.core.samplers import langevin
+
+from .schedule import LevelCoefficients, NoiseSchedule
+
+__all__ = ["guided", "revise", "sample_levels", "tweedie_denoise"]
+
+# net(x~ (B, ...), logsnr (B,), y (B,) | None) -> (B,)
+Net = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+
+
+def _bview(v: Tensor, like: Tensor) -> Tensor:
+    return v.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+
+
+def guided(net: Net, x: Tensor, logsnr: Tensor, labels: Tensor | None, guidance: float,
+           null_label: int | None) -> Tensor:
+    """Classifier-free guidance over one or several conditions (Ho & Salimans 2022, eq. 6).
+
+    out = g(x, null) + w * sum_j [g(x, y_j) - g(x, null)]. ``labels``: None (unconditional),
+    (B,) one condition, or (B, J) J conditions composed as a product of experts
+    (Zhu et al. 2024, sec. 5.4 compositional generation: energies of the conditions add).
+    w = 0 is the unconditional model, w = 1 the conditional one; the official ``main_cond.py``
+    writes (1 + w') g(y) - w' g(null), i.e. w = 1 + w'. Works for energies and initializers.
+    """
+    if labels is None:
+        return net(x, logsnr, None)
+    if null_label is None:
+        raise ValueError("labels were given but the model is unconditional (num_classes=0)")
+    labels = labels.view(x.shape[0], -1)
+    null = torch.full_like(labels[:, 0], null_label)
+    base = net(x, logsnr, null)
+    if guidance == 0.0:
+        return base
+    out = base
+    for j in range(labels.shape[1]):
+        out = out + guidance * (net(x, logsnr, labels[:, j]) - base)
+    return out
+
+
+def revise(
+    net: Callable[[Tensor], Tensor],
+    x0: Tensor,
+    x_t: Tensor,
+    coef: LevelCoefficients,
+    step_coeff: float,
+    n_steps: int,
+    *,
+    known: Tensor | None = None,
+    mask: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """K Langevin steps on p(x~ | x_t) at each example's level; returns x~_K (B, ...).
+
+    Args:
+        net: x~ -> g(x~) (B,), the network output at each example's level (logSNR_{t-1}).
+        x0: (B, ...) start (initializer proposal for CDRL, x_t for DRL).
+        x_t: (B, ...) the noisier sample the tether pulls towards (ignored at the final level).
+        coef: ``NoiseSchedule.coefficients(t)``.
+        step_coeff: the schedule's step coefficient (s_t^2 = 2 step_coeff c_t sigma_t^2).
+        known, mask: inpainting; coordinates with mask 1 are held at ``known`` (in x~ space):
+            the energy sees mask * known + (1 - mask) * x~, so they never move.
+    """
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps={n_steps!r} is not allowed; the number of Langevin steps K must be >= 1")
+    s = _bview(coef.step_sq.sqrt(), x0)  # (B, 1, ...)
+    tether = _bview(step_coeff * coef.c * (1.0 - coef.final), x0)
+    inv_s2 = 1.0 / coef.step_sq.to(x0.dtype)
+
+    def compose(x: Tensor) -> Tensor:
+        return x if mask is None else torch.lerp(x, known, mask)
+
+    def energy(y: Tensor) -> Tensor:  # E(y) = -L(s y) = -(g - step_coeff c ||x~ - x_t||^2) / s^2
+        x = compose(s * y)
+        quad = (tether * (x - x_t).square()).flatten(1).sum(1)
+        return -(net(x) - quad) * inv_s2
+
+    y = langevin(energy, x0 / s, n_steps, 1.0, generator=generator)
+    return compose(s * y)
+
+
+def tweedie_denoise(net: Callable[[Tensor], Tensor], x_tilde: Tensor, coef: LevelCoefficients,
+                    alpha_0: float) -> Tensor:
+    """Final denoising step (Zhu et al. 2024, App. A.2; Tweedie's formula, Efron 2011).
+
+    The last level returns x~ = m_1 z, z the slightly noisy sample at logSNR_max
+    (z = sqrt(alpha_0) x + sqrt(1 - alpha_0) eps). With log p(z) = g(m_1 z) / s_1^2 + const,
+    E[x | z] = (z + (1 - alpha_0) grad_z log p(z)) / sqrt(alpha_0). (The official ``gen_samples``
+    divides g by s_1^2 / 2, which doubles the score; we use the exact formula.)
+    """
+    m = _bview(coef.scale, x_tilde)
+    z = (x_tilde / m).detach()
+    with torch.inference_mode(False), torch.enable_grad():
+        zr = z.clone().requires_grad_(True)
+        logp = net(zr * m) / coef.step_sq.to(z.dtype)
+        (score,) = torch.autograd.grad(logp.sum(), zr)
+    return ((z + (1.0 - alpha_0) * score) / alpha_0**0.5).detach()
+
+
+def sample_levels(
+    schedule: NoiseSchedule,
+    energy_net: Net,
+    initializer: Net | None,
+    x_n: Tensor,
+    n_steps: int,
+    *,
+    labels: Tensor | None = None,
+    guidance: float = 1.0,
+    null_label: int | None = None,
+    known: Tensor | None = None,
+    mask: Tensor | None = None,
+    use_langevin: bool = True,
+    denoise: bool = True,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Ancestral sampling through the levels n..1 (Zhu et al. 2024, Alg. 2; ``gen_samples``).
+
+    At each level: proposal x~_0 = U(x_t) + sqrt(beta_tilde_t m_t^2) eps (CDRL) or x~_0 = x_t
+    (DRL, ``initializer=None``), then K Langevin steps, then x_{t-1} = x~ / m_t; finally one
+    Tweedie step. ``use_langevin=False`` gives the initializer alone (no EBM anywhere).
+    ``known``/``mask`` (data space, mask 1 = known pixel) inpaint: known pixels follow the
+    forward-noised known image at every level (one fixed eps) and are exact at the end.
+    """
+    if initializer is None and not use_langevin:
+        raise ValueError("use_langevin=False needs an initializer (DRL has none)")
+    b, dev = x_n.shape[0], x_n.device
+    eps_known = None
+    if mask is not None:
+        eps_known = torch.randn(x_n.shape, generator=generator, device=dev)
+        a_n = torch.sigmoid(schedule.levels()[-1]).item()
+        x_n = torch.lerp(x_n, a_n**0.5 * known + (1 - a_n) ** 0.5 * eps_known, mask)
+    x = x_n
+    coef = None
+    for level in range(schedule.n_levels, 0, -1):
+        t = torch.full((b,), level, dtype=torch.long, device=dev)
+        coef = schedule.coefficients(t)
+        coef = LevelCoefficients(*(v.to(dev) for v in coef.__dict__.values()))
+        ls_t, ls_s = coef.logsnr_t, coef.logsnr_s
+        if initializer is not None:
+            with torch.no_grad():
+                prop = guided(initializer, x, ls_t, labels, guidance, null_label)
+            noise = torch.randn(x.shape, generator=generator, device=dev)
+            prop = prop + _bview((coef.beta_tilde * coef.scale**2).sqrt(), x) * noise
+        else:
+            prop = x
+        known_t = None
+        if mask is not None:
+            known_t = _bview(coef.scale, x) * (
+                _bview(coef.alpha_s.sqrt(), x) * known + _bview((1 - coef.alpha_s).sqrt(), x) * eps_known
+            )
+            prop = torch.lerp(prop, known_t, mask)
+        if use_langevin:
+            def net(v: Tensor, ls_s: Tensor = ls_s) -> Tensor:
+                return guided(energy_net, v, ls_s, labels, guidance, null_label)
+
+            prop = revise(net, prop, x, coef, schedule.step_coeff, n_steps, known=known_t,
+                          mask=mask, generator=generator)
+        x = prop / _bview(coef.scale, prop)
+    if use_langevin and denoise and coef is not None:
+        def net1(v: Tensor) -> Tensor:
+            return guided(energy_net, v, coef.logsnr_s, labels, guidance, null_label)
+
+        x = tweedie_denoise(net1, x * _bview(coef.scale, x), coef, schedule.alpha_0)
+    if mask is not None:
+        x = torch.lerp(x, known, mask)
+    return x

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from latent_ebm.cdrl import CDRLData, ToyDensity
+from latent_ebm.cdrl.data import synthetic_images
+from latent_ebm.core.data import is_available
+
+
+def test_toy_mixture_density_is_normalised_and_sampled_with_its_weights():
+    d = ToyDensity("mixture")
+    g = torch.linspace(-3, 3, 301)
+    xx, yy = torch.meshgrid(g, g, indexing="ij")
+    mass = d.log_prob(torch.stack([xx.flatten(), yy.flatten()], 1)).exp().sum() * (g[1] - g[0]) ** 2
+    assert mass.item() == pytest.approx(1.0, abs=1e-3)
+    x = d.sample(20000, torch.Generator().manual_seed(0))
+    w = torch.bincount(d.assign(x), minlength=4).double() / len(x)
+    torch.testing.assert_close(w, d.weights, atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["rings", "checkerboard"])
+def test_other_toys_shapes(name):
+    x = ToyDensity(name).sample(500)
+    assert x.shape == (500, 2) and x.abs().max() < 2.0
+
+
+def test_synthetic_images_offline():
+    x, y = synthetic_images(16)
+    assert x.shape == (16, 1, 32, 32) and set(x.unique().tolist()) <= {-1.0, 1.0} and y.max() < 4
+
+
+@pytest.mark.skipif(not is_available("fashion-mnist"), reason="fashion-mnist not in LATENT_EBM_DATA_DIR")
+def test_fashion_mnist_padded_to_32():
+    dm = CDRLData("fashion-mnist", batch_size=8, n_train=64, n_val=16)
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (8, 1, 32, 32) and dm.data_shape == (1, 32, 32)
+    assert x.min() >= -1 and x.max() <= 1 and (x[..., :2, :] == -1).all()  # padding
+    assert y.dtype == torch.int64 and y.min() >= 0 and y.max() <= 9
+
+
+def test_bad_dataset_name():
+    with pytest.raises(ValueError, match="dataset='cifar100'"):
+        CDRLData("cifar100")
