@@ -1,0 +1,126 @@
+"""Molecular property oracles (RDKit) and the one budget-counting, caching wrapper.
+
+Penalised logP follows the LPT code (arXiv 2402.17179, released ``utils.py``): unnormalised
+logP - SA - (number of rings larger than 6). SA is Ertl & Schuffenhauer (2009) via RDKit Contrib.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+
+from rdkit import Chem, RDConfig, RDLogger
+from rdkit.Chem import QED, Crippen
+
+RDLogger.DisableLog("rdApp.*")
+sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
+import sascorer  # noqa: E402
+
+__all__ = ["ORACLES", "BudgetExceeded", "Oracle", "canonical", "penalized_logp", "qed", "sa"]
+
+
+def canonical(smiles: str) -> str | None:
+    """Canonical SMILES, or None when RDKit cannot parse it."""
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return Chem.MolToSmiles(mol) if mol is not None else None
+
+
+def _mol(smiles: str) -> Chem.Mol:
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    if mol is None:
+        raise ValueError(f"smiles={smiles!r} cannot be parsed by RDKit; give a valid SMILES string")
+    return mol
+
+
+def qed(smiles: str) -> float:
+    """Quantitative estimate of drug-likeness (Bickerton et al. 2012), in [0, 0.948]."""
+    return float(QED.qed(_mol(smiles)))
+
+
+def sa(smiles: str) -> float:
+    """Synthetic accessibility score in [1, 10], lower is easier (Ertl & Schuffenhauer 2009)."""
+    return float(sascorer.calculateScore(_mol(smiles)))
+
+
+def penalized_logp(smiles: str) -> float:
+    """logP - SA - max(0, largest ring size - 6) summed as in the LPT code (unnormalised)."""
+    mol = _mol(smiles)
+    rings = mol.GetRingInfo().AtomRings()
+    largest = max((len(r) for r in rings), default=0)
+    ring_penalty = max(largest - 6, 0)
+    return float(Crippen.MolLogP(mol) - sascorer.calculateScore(mol) - ring_penalty)
+
+
+ORACLES: dict[str, Callable[[str], float]] = {"qed": qed, "sa": sa, "plogp": penalized_logp}
+
+
+class BudgetExceeded(RuntimeError):
+    """Raised when an oracle call would exceed the budget."""
+
+
+class Oracle:
+    """Every oracle call goes through here: canonicalise, cache, count, enforce the budget.
+
+    ``oracle(smiles_list)`` returns a list of floats or None (unparseable or failed); only new,
+    valid canonical SMILES cost a call. ``history`` records (call index, smiles, value) in order.
+    """
+
+    def __init__(self, fn: Callable[[str], float] | str, budget: int | None = None) -> None:
+        if isinstance(fn, str):
+            if fn not in ORACLES:
+                raise ValueError(f"fn={fn!r} is not allowed; use one of {sorted(ORACLES)} or a callable")
+            fn = ORACLES[fn]
+        if budget is not None and budget < 0:
+            raise ValueError(f"budget={budget!r} is not allowed; give an int >= 0 or None")
+        self.fn, self.budget = fn, budget
+        self.cache: dict[str, float | None] = {}
+        self.history: list[tuple[int, str, float]] = []
+        self.calls = 0
+        self.invalid = 0
+        self.failures = 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else self.budget - self.calls
+
+    def __call__(self, smiles: Iterable[str], *, strict: bool = False) -> list[float | None]:
+        """Score; when the budget runs out, later new molecules get None (or raise if strict)."""
+        out: list[float | None] = []
+        for s in smiles:
+            can = canonical(s)
+            if can is None:
+                self.invalid += 1
+                out.append(None)
+                continue
+            if can in self.cache:
+                out.append(self.cache[can])
+                continue
+            if self.budget is not None and self.calls >= self.budget:
+                if strict:
+                    raise BudgetExceeded(f"oracle budget {self.budget} is spent")
+                out.append(None)
+                continue
+            self.calls += 1
+            try:
+                v: float | None = float(self.fn(can))
+            except Exception:  # noqa: BLE001 - a failed oracle is counted, never scored silently
+                self.failures += 1
+                v = None
+            self.cache[can] = v
+            if v is not None:
+                self.history.append((self.calls, can, v))
+            out.append(v)
+        return out
+
+    def state_dict(self) -> dict:
+        return {"cache": dict(self.cache), "history": list(self.history), "calls": self.calls,
+                "invalid": self.invalid, "failures": self.failures, "budget": self.budget}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.cache, self.history = dict(state["cache"]), list(state["history"])
+        self.calls, self.invalid, self.failures = state["calls"], state["invalid"], state["failures"]
+        self.budget = state["budget"]
+
+    def top_k(self, k: int) -> list[tuple[str, float]]:
+        best = sorted(((s, v) for _, s, v in self.history), key=lambda t: -t[1])
+        return best[:k]

@@ -1,0 +1,68 @@
+"""Tiny LPT: valid decodes, posterior property term, pretraining lowers NLL, design monotone in target."""
+import lightning as L
+import pytest
+import torch
+from rdkit import Chem
+
+from latent_ebm.core.samplers import LangevinSchedule
+from latent_ebm.lpt_mol import LPTMol, decode, design
+from latent_ebm.lpt_mol.data import SelfiesVocab
+from latent_ebm.lpt_mol.model import to_target
+from latent_ebm.lpt_mol.oracles import qed
+
+TINY = dict(n_latent=2, latent_dim=32, unet_base=8, unet_multipliers=(1, 2), d_model=32, n_layers=1, n_heads=2,
+            posterior={"n_steps": 3, "step_size": 0.3, "noise_scale": 0.5}, generator_lr=2e-3, seed=0)
+
+
+def _trainer(steps):
+    return L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, inference_mode=False, num_sanity_val_steps=0, limit_val_batches=2)
+
+
+def test_random_z_decodes_valid(zinc_dm):
+    torch.manual_seed(0)
+    model = LPTMol(**TINY)
+    vocab = SelfiesVocab.from_state(zinc_dm.vocab.state_dict())
+    u = torch.randn(16, *model.latent_shape)
+    smiles = decode(model, u, vocab, top_k=50, generator=torch.Generator().manual_seed(0))
+    assert all(Chem.MolFromSmiles(s) is not None for s in smiles)
+
+
+def test_property_term_moves_prediction(zinc_dm):
+    torch.manual_seed(0)
+    model = LPTMol(**TINY, properties=("qed",), phase="finetune", prop_precision=1.0, prop_coefficient=50.0)
+    batch = next(iter(zinc_dm.val_dataloader()))
+    y = torch.full_like(batch["y"], 0.9)
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    with torch.no_grad():
+        model.eval()
+        sched = LangevinSchedule(15, 0.3, noise_scale=0.5)
+        u_plain = model.infer_xy(batch, None, schedule=sched, generator=g())
+        u_prop = model.infer_xy(batch, y, schedule=sched, generator=g())
+        t = to_target(y, ("qed",))
+        gap_plain = (model.prop(model.prior.transform(u_plain)) - t).abs().mean()
+        gap_prop = (model.prop(model.prior.transform(u_prop)) - t).abs().mean()
+    assert gap_prop < 0.5 * gap_plain, (gap_prop, gap_plain)
+
+
+def test_pretrain_lowers_val_nll(zinc_dm):
+    torch.manual_seed(0)
+    model = LPTMol(**TINY)
+    before = _trainer(0).validate(model, datamodule=zinc_dm, verbose=False)[0]["val/nll"]
+    _trainer(25).fit(model, datamodule=zinc_dm)
+    after = _trainer(0).validate(model, datamodule=zinc_dm, verbose=False)[0]["val/nll"]
+    assert after < before - 0.5
+    assert model.vocab_state is not None
+
+
+@pytest.mark.slow
+def test_design_higher_target_higher_qed(zinc_dm):
+    torch.manual_seed(0)
+    model = LPTMol(**{**TINY, "generator_lr": 4e-3}, phase="finetune", prop_precision=100.0)
+    _trainer(120).fit(model, datamodule=zinc_dm)
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    g = torch.Generator().manual_seed(0)
+    lo, _ = design(model, vocab, [0.3], 64, generator=g)
+    hi, _ = design(model, vocab, [0.95], 64, generator=g)
+    mean = lambda ss: sum(qed(s) for s in ss if s) / max(1, sum(1 for s in ss if s))  # noqa: E731
+    assert mean(hi) > mean(lo) + 0.02, (mean(hi), mean(lo))  # measured 0.447 vs 0.424 (fragile)
