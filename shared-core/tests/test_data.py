@@ -390,3 +390,15 @@ def test_artifact_dir_is_apart_from_the_data_cache(tmp_path, monkeypatch):
     path = artifact_dir("cdrl", "fid")
     assert path == tmp_path / "artifacts" / "cdrl" / "fid" and path.is_dir()
     assert data_dir() not in path.parents
+
+
+def test_epoch_shuffle_is_a_permutation_fixed_by_seed_and_epoch():
+    from latent_ebm.core.data import EpochShuffle
+
+    a, b = EpochShuffle(50, seed=3), EpochShuffle(50, seed=3)
+    first = list(a)
+    assert sorted(first) == list(range(50)) and first == list(b)
+    a.set_epoch(1)
+    assert list(a) != first
+    b.set_epoch(1)
+    assert list(a) == list(b)

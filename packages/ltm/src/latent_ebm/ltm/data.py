@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from latent_ebm.core.data import EpochShuffle
+
 from .corpus import LatentTopicCorpus, read_text_documents
 from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
 
@@ -88,21 +90,6 @@ class BlockDataset(Dataset):
         return torch.cat([torch.tensor([self.bos]), torch.from_numpy(body)])
 
 
-class EpochShuffle(torch.utils.data.Sampler):
-    """A permutation seeded by (seed, epoch): the same order after a resume (Lightning calls ``set_epoch``)."""
-
-    def __init__(self, n: int, seed: int = 0) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
 
 
 class _Tensors(Dataset):

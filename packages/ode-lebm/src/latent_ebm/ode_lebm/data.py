@@ -16,8 +16,9 @@ from typing import Literal
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
+from latent_ebm.core.data import EpochShuffle
 from latent_ebm.ode_lebm.hopper import hopper_sequences
 from latent_ebm.ode_lebm.systems import Sequences, damped_oscillators, lotka_volterra, sinusoids
 from latent_ebm.ode_lebm.video import bouncing_balls, rotating_images
@@ -137,22 +138,6 @@ def observation_masks(n: int, n_steps: int, window: int, fraction: float,
     return mask, interp, extrap
 
 
-class EpochShuffle(Sampler[int]):
-    """A permutation drawn from (seed, epoch) alone, so a run resumed at an epoch boundary sees
-    the same order as an uninterrupted one (Lightning calls ``set_epoch``)."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=gen).tolist())
 
 
 class SequenceDataModule(L.LightningDataModule):

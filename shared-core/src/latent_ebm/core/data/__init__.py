@@ -16,6 +16,7 @@ from ._cache import (
     is_available,
     verify_dataset,
 )
+from ._sampler import EpochShuffle
 from ._spec import DatasetSpec, RemoteFile, archive_member, get_spec, register, registry
 from ._verify import ChecksumError, DatasetUnavailableError
 
@@ -23,6 +24,7 @@ __all__ = [
     "ChecksumError",
     "DatasetSpec",
     "DatasetUnavailableError",
+    "EpochShuffle",
     "FileStatus",
     "RemoteFile",
     "archive_member",
