@@ -41,3 +41,28 @@ def test_fashion_mnist_padded_to_32():
 def test_bad_dataset_name():
     with pytest.raises(ValueError, match="dataset='cifar100'"):
         CDRLData("cifar100")
+
+
+def test_flips_are_keyed_by_seed_epoch_and_index_not_the_global_rng():
+    """A resumed run must see the same augmented batches: flips depend on (seed, epoch, index)."""
+    dm = CDRLData("synthetic", batch_size=8, n_train=64, n_val=2, random_flip=True)
+    dm.setup("fit")
+    x_all = dm.train_set.tensors[0]
+
+    def epoch_batches(epoch, global_seed):
+        torch.manual_seed(global_seed)
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return [b for b in loader]
+
+    a, b, c = epoch_batches(0, 1), epoch_batches(0, 2), epoch_batches(1, 1)
+    for (xa, ya, ia), (xb, yb, ib) in zip(a, b):
+        assert torch.equal(ia, ib) and torch.equal(xa, xb) and torch.equal(ya, yb)
+    flipped = [(x != x_all[i]).flatten(1).any(1) for x, _, i in a]
+    for (x, _, i), f in zip(a, flipped):
+        assert torch.equal(x[f], x_all[i][f].flip(-1)) and torch.equal(x[~f], x_all[i][~f])
+    frac = torch.cat(flipped).float().mean()
+    assert 0.25 < frac < 0.75  # about half flipped (some synthetic images may be symmetric)
+    flips0 = {int(j): bool(f) for (_, _, i), fl in zip(a, flipped) for j, f in zip(i, fl)}
+    flips1 = {int(j): bool(f) for (x, _, i) in c for j, f in zip(i, (x != x_all[i]).flatten(1).any(1))}
+    assert flips0 != flips1  # a new epoch draws new flips

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from latent_ebm.core.data import get_file
+from latent_ebm.core.data import EpochShuffle, get_file
+from latent_ebm.core.lightning._base import example_seed
 
 from .cifar import load_cifar10
 
@@ -121,18 +122,23 @@ def synthetic_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tenso
 
 
 class CDRLData(L.LightningDataModule):
-    """Batches of ``(x, y)``; y is the class label (0 for the toy sets).
+    """Batches of ``(x, y)``, or ``(x, y, index)`` with ``with_index`` (training batches also with
+    ``random_flip``, whose flips are keyed by index); y is the class label (0 for the toy sets). The training order is a permutation drawn from (seed, epoch) (core
+    ``EpochShuffle``), so a run resumed at an epoch boundary sees the same batches.
 
     Args:
         dataset: a 2-d toy density, ``mnist``/``fashion-mnist`` (core registry, padded to 32x32),
             ``synthetic`` (offline images) or ``cifar10`` (paper scale; see ``paper.yaml``).
         n_train: cap on training examples (None: all; toy: this many fresh samples, default 20000).
         n_val: validation examples (the reference set for MMD / FID).
-        random_flip: horizontal flips (official CIFAR-10 augmentation).
+        random_flip: horizontal flips (official CIFAR-10 augmentation), each decided by
+            (seed, epoch, example index), so a resumed run flips exactly as an uninterrupted one.
+        with_index: also yield each example's index (for ``CDRL(init_noise="example")``).
     """
 
     def __init__(self, dataset: Dataset = "mixture", batch_size: int = 128, n_train: int | None = None,
-                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False) -> None:
+                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False,
+                 with_index: bool = False) -> None:
         super().__init__()
         if dataset not in Dataset.__args__:
             raise ValueError(f"dataset={dataset!r} is not allowed; choose one of {Dataset.__args__}")
@@ -175,13 +181,21 @@ class CDRLData(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            self.train_set = TensorDataset(*self._load("train"))
-            self.val_set = TensorDataset(*self._load("val"))
+            self.train_set = self._dataset("train")
+            self.val_set = self._dataset("val")
+
+    def _dataset(self, split: str) -> TensorDataset:
+        x, y = self._load(split)
+        h = self.hparams
+        keep = h.with_index or (split == "train" and h.random_flip)
+        return TensorDataset(x, y, torch.arange(len(x))) if keep else TensorDataset(x, y)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
-                          drop_last=True, num_workers=self.hparams.num_workers,
-                          collate_fn=self._flip if self.hparams.random_flip else None)
+        h = self.hparams
+        sampler = EpochShuffle(len(self.train_set), h.seed)
+        collate = _EpochFlip(sampler, h.seed) if h.random_flip else None
+        return DataLoader(self.train_set, batch_size=h.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=h.num_workers, collate_fn=collate)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=max(self.hparams.batch_size, 256))
@@ -189,10 +203,20 @@ class CDRLData(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()
 
-    @staticmethod
-    def _flip(items: list) -> tuple[Tensor, Tensor]:
-        x = torch.stack([i[0] for i in items])
-        y = torch.stack([i[1] for i in items])
-        flip = torch.rand(len(x)) < 0.5
+
+class _EpochFlip:
+    """Collate (x, y[, index]) rows, flipping image i horizontally where bit 0 of the seed keyed
+    by (seed, epoch, dataset index of i) is set: independent of the global RNG and of the batch
+    split. Reads the epoch from the ``EpochShuffle`` it was built with (set by Lightning)."""
+
+    _STREAM = 0xF11B
+
+    def __init__(self, sampler: EpochShuffle, seed: int) -> None:
+        self.sampler, self.seed = sampler, seed
+
+    def __call__(self, items: list) -> tuple[Tensor, ...]:
+        x, y, idx = (torch.stack(col) for col in zip(*items))
+        stream = self._STREAM + self.sampler.epoch
+        flip = torch.tensor([example_seed(self.seed, stream, i) & 1 for i in idx.tolist()], dtype=torch.bool)
         x[flip] = x[flip].flip(-1)
-        return x, y
+        return x, y, idx

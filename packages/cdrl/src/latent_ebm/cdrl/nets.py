@@ -1,7 +1,7 @@
 """Networks: the energy f(x~, logSNR, y) and the initializer U(x_t, logSNR, y).
 
 Both read the noise level through the official embedding: u = arctan(exp(-logSNR / 2)) / (pi/2)
-in (0, 1), then a sinusoidal embedding of 1000 u and a two-layer MLP (Zhu et al. 2024, App. B;
+in (0, 1), then a sinusoidal embedding of 1000 u and a two-layer MLP (official; paper appendix unverified;
 ``models/ebm.py``). Class-conditional variants add a learned class embedding; index
 ``num_classes`` is the null label used by classifier-free guidance.
 
@@ -79,7 +79,8 @@ class EnergyNet(nn.Module):
     Args:
         data_shape: (C, H, W) for images or (D,) for vectors.
         width: base channels (official 128 on CIFAR-10); mult: per-resolution multipliers.
-        n_blocks: residual blocks per resolution; spectral_norm: on every layer (official: on).
+        n_blocks: residual blocks per resolution; spectral_norm: on every layer (official
+            ``models/ebm.py`` ``use_sn``, on in ``main_uncond.py``: ``with_sn = True``, one power step).
         num_classes: 0 for unconditional; else a class embedding with a null label.
     """
 

@@ -1,9 +1,10 @@
 """Recovery-likelihood Langevin at one level, the final Tweedie step, and the full sampler.
 
-The step-size parameterisation (Zhu et al. 2024, App. A.2; ``main_uncond.py`` ``Langevin``):
+The step-size parameterisation (Zhu et al. 2024, App. A.2 as the official ``main_uncond.py``
+``Langevin`` comments say; the equation number is unverified, the paper body could not be read):
 the network output g(x~) is read as the log-density times the squared step size,
 f(x~, t) = g(x~) / s_t^2, with s_t^2 = 2 step_coeff c_t sigma_t^2. Langevin on the conditional
-log-density L(x~) = f(x~, t) - ||x~ - x_t||^2 / (2 sigma_t^2) (DRL eq. 5) with step s_t reads
+log-density L(x~) = f(x~, t) - ||x~ - x_t||^2 / (2 sigma_t^2) (Gao et al. 2021, sec. 3) with step s_t reads
 
     x~ <- x~ + (s_t^2 / 2) grad L + s_t eps = x~ + (1/2) grad[g(x~) - step_coeff c_t ||x~ - x_t||^2] + s_t eps,
 
@@ -39,7 +40,8 @@ def guided(net: Net, x: Tensor, logsnr: Tensor, labels: Tensor | None, guidance:
 
     out = g(x, null) + w * sum_j [g(x, y_j) - g(x, null)]. ``labels``: None (unconditional),
     (B,) one condition, or (B, J) J conditions composed as a product of experts
-    (Zhu et al. 2024, sec. 5.4 compositional generation: energies of the conditions add).
+    (compositional generation, Zhu et al. 2024, experiments; section number unverified:
+    energies of the conditions add).
     w = 0 is the unconditional model, w = 1 the conditional one; the official ``main_cond.py``
     writes (1 + w') g(y) - w' g(null), i.e. w = 1 + w'. Works for energies and initializers.
     """
@@ -69,6 +71,7 @@ def revise(
     known: Tensor | None = None,
     mask: Tensor | None = None,
     generator: torch.Generator | None = None,
+    noise_scale: float = 1.0,
 ) -> Tensor:
     """K Langevin steps on p(x~ | x_t) at each example's level; returns x~_K (B, ...).
 
@@ -80,6 +83,7 @@ def revise(
         step_coeff: the schedule's step coefficient (s_t^2 = 2 step_coeff c_t sigma_t^2).
         known, mask: inpainting; coordinates with mask 1 are held at ``known`` (in x~ space):
             the energy sees mask * known + (1 - mask) * x~, so they never move.
+        noise_scale: multiplies the noise s_t eps (1 samples p(x~ | x_t); 0 is gradient ascent).
     """
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps={n_steps!r} is not allowed; the number of Langevin steps K must be >= 1")
@@ -95,13 +99,14 @@ def revise(
         quad = (tether * (x - x_t).square()).flatten(1).sum(1)
         return -(net(x) - quad) * inv_s2
 
-    y = langevin(energy, x0 / s, n_steps, 1.0, generator=generator)
+    y = langevin(energy, x0 / s, n_steps, 1.0, noise_scale=noise_scale, generator=generator)
     return compose(s * y)
 
 
 def tweedie_denoise(net: Callable[[Tensor], Tensor], x_tilde: Tensor, coef: LevelCoefficients,
                     alpha_0: float) -> Tensor:
-    """Final denoising step (Zhu et al. 2024, App. A.2; Tweedie's formula, Efron 2011).
+    """Final denoising step (Zhu et al. 2024, App. A.2 per the official ``gen_samples`` comment;
+    equation number unverified; Tweedie's formula, Efron 2011).
 
     The last level returns x~ = m_1 z, z the slightly noisy sample at logSNR_max
     (z = sqrt(alpha_0) x + sqrt(1 - alpha_0) eps). With log p(z) = g(m_1 z) / s_1^2 + const,
@@ -132,8 +137,10 @@ def sample_levels(
     use_langevin: bool = True,
     denoise: bool = True,
     generator: torch.Generator | None = None,
+    noise_scale: float = 1.0,
 ) -> Tensor:
-    """Ancestral sampling through the levels n..1 (Zhu et al. 2024, Alg. 2; ``gen_samples``).
+    """Ancestral sampling through the levels n..1 (official ``gen_samples``; the paper's
+    sampling algorithm, number unverified).
 
     At each level: proposal x~_0 = U(x_t) + sqrt(beta_tilde_t m_t^2) eps (CDRL) or x~_0 = x_t
     (DRL, ``initializer=None``), then K Langevin steps, then x_{t-1} = x~ / m_t; finally one
@@ -174,7 +181,7 @@ def sample_levels(
                 return guided(energy_net, v, ls_s, labels, guidance, null_label)
 
             prop = revise(net, prop, x, coef, schedule.step_coeff, n_steps, known=known_t,
-                          mask=mask, generator=generator)
+                          mask=mask, generator=generator, noise_scale=noise_scale)
         x = prop / _bview(coef.scale, prop)
     if use_langevin and denoise and coef is not None:
         def net1(v: Tensor) -> Tensor:

@@ -1,18 +1,22 @@
 """The diffusion schedule of (C)DRL and every per-level coefficient derived from it.
 
 Levels t = 1..n (official: n = 6). With u = t / n and the cosine-style logSNR schedule of the
-official code (Zhu et al. 2024, App. A.2; Gao et al. 2021, sec. 3.4),
+official code (AlvinZhuyx/CDRL ``main_uncond.py`` ``logsnr_schedule_fn``; the paper's equation
+number is unverified: only its abstract and opening could be read; Gao et al. 2021 use a
+related cosine-type schedule),
 
     logSNR(u) = -2 log tan(a u + b),  b = arctan(exp(-logSNR_max / 2)),
                 a = arctan(exp(-logSNR_min / 2)) - b,
 
 so logSNR(0) = logSNR_max (9.8) and logSNR(1) = logSNR_min (-5.1). alpha(u) = sigmoid(logSNR(u))
-and the forward marginal is x_t = sqrt(alpha_t) x + sqrt(1 - alpha_t) eps (DRL eq. 1).
+and the forward marginal is x_t = sqrt(alpha_t) x + sqrt(1 - alpha_t) eps (official
+``diffusion_forward``; DRL's eq. number unverified).
 
 One transition t-1 -> t: x_t = sqrt(alpha_t / alpha_{t-1}) x_{t-1} + sigma_t eps with
 sigma_t^2 = beta_t = 1 - alpha_t / alpha_{t-1}. The EBM of level t scores the *scaled* sample
 x~ = m_t x_{t-1}, m_t = sqrt(alpha_t / alpha_{t-1}) (m_n = 1 at the noisiest, "final", level,
-whose EBM is the unconditional marginal of x_{n-1}); its conditional is (DRL eq. 5)
+whose EBM is the unconditional marginal of x_{n-1}; official ``is_final`` / ``as_t_mul``); its
+conditional is (Gao et al. 2021, sec. 3; eq. number unverified)
 
     p(x~ | x_t) ∝ exp(f(x~, t) - ||x~ - x_t||^2 / (2 sigma_t^2))    (no tether at t = n).
 """

@@ -36,7 +36,8 @@ class CooperativeModule(SeededModule):
     ``data(batch) -> x``, ``energy_parameters()`` and ``initializer_parameters()``; they may
     override ``condition(batch)`` (default None), ``revise`` (default Langevin on the energy) and
     the two losses. Both losses read detached samples, so they touch disjoint parameters: one
-    backward of their sum equals two separate backwards, with one DDP reduction.
+    backward of their sum equals two separate backwards, with one DDP reduction
+    (``cooperative_update``, which a subclass overriding ``training_step`` should call).
 
     Args:
         revision: Langevin settings of the revision step.
@@ -114,20 +115,45 @@ class CooperativeModule(SeededModule):
         x_rev = self.revise(x_init, cond, diagnostics=diag)
         loss_e = self.energy_loss(x, x_rev, cond)
         loss_g = self.initializer_loss(x_init, x_rev)
-        opt_e, opt_g = self.optimizers()
-        opt_e.zero_grad()
-        opt_g.zero_grad()
-        self.manual_backward(loss_e + loss_g)
-        for opt in (opt_e, opt_g):
-            if self.hparams.grad_clip is not None:
-                self.clip_gradients(opt, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
-            opt.step()
+        self.cooperative_update(loss_e, loss_g)
         with torch.no_grad():
             shift = (x_rev - x_init.detach()).flatten(1).norm(dim=1).mean()
         self.log_dict({"train/energy_loss": loss_e.detach(), "train/initializer_loss": loss_g.detach(),
                        "train/revision_shift": shift, **diag.as_dict("train/revision")},
                       on_step=True, on_epoch=False, batch_size=x.shape[0])
         return (loss_e + loss_g).detach()
+
+    def cooperative_update(self, energy_loss: Tensor, initializer_loss: Tensor | None) -> None:
+        """One optimisation step of both networks: ONE ``manual_backward`` of the summed losses.
+
+        The losses touch disjoint parameters, so the sum's gradient is each loss's own; one
+        backward is one DDP reduction, complete before either optimiser steps (with two
+        backwards, the first optimiser could step while buckets it shares with the other
+        network's parameters are still unreduced). Then per optimiser, in order: grad-norm clip
+        (``hparams.grad_clip``, None: none) and ``step``; then each LR scheduler returned by
+        ``configure_optimizers``, if any, steps once. ``initializer_loss=None``: the energy
+        alone, for a subclass with no initializer and one optimiser.
+        """
+        opts = self.optimizers()
+        opts = list(opts) if isinstance(opts, list | tuple) else [opts]
+        want = 1 if initializer_loss is None else 2
+        if len(opts) != want:
+            raise ValueError(
+                f"cooperative_update got {'no' if initializer_loss is None else 'an'} initializer loss "
+                f"but configure_optimizers returned {len(opts)} optimiser(s); expected {want}"
+            )
+        for opt in opts:
+            opt.zero_grad()
+        self.manual_backward(energy_loss if initializer_loss is None else energy_loss + initializer_loss)
+        clip = self.hparams.get("grad_clip")
+        for opt in opts:
+            if clip is not None:
+                self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+            opt.step()
+        schedulers = self.lr_schedulers()
+        if schedulers is not None:
+            for sch in schedulers if isinstance(schedulers, list) else [schedulers]:
+                sch.step()
 
     def configure_optimizers(self) -> Any:
         betas = tuple(self.hparams.betas)
