@@ -8,7 +8,13 @@ For each device (cpu, and cuda when present) it times one ULA step x <- x - a g 
 and the anisotropic and MALA kernels of the compiled backend. Ratios come from one run.
 Writes ``results/kernels-<device>.json`` and ``.png`` (device = "cpu" or the GPU's name).
 
-    python benchmarks/bench_kernels.py [--threads 1] [--repeats 7]
+Without ``--threads`` torch's default thread count is used. The committed
+``results/kernels-cpu.json`` was recorded with one thread; reproduce it, from the repository
+root, with
+
+    python shared-core/benchmarks/bench_kernels.py --threads 1 --repeats 7
+
+(or ``nox -s bench-core -- --threads 1``, which passes the flag to both core benchmarks).
 """
 
 from __future__ import annotations

@@ -5,7 +5,15 @@ For ula, mala and anisotropic: time K steps of ``langevin`` vs a bare loop of th
 (width 512, batch 256). Timings are interleaved (bare, sampler, bare, ...) and reduced by the
 median of the paired ratios sampler / bare (target <= 1.10 on CPU).
 
-    python shared-core/benchmarks/bench_samplers.py --steps 20 --repeats 15
+The bare loop is not autograd alone: it includes the fused update (``ops.langevin_update_``,
+``ops.anisotropic_update_``, or for mala ``ops.mala_propose``, the reverse log-density, the
+accept/reject draw and the selects). So the ratio measures what ``langevin`` adds on top of
+the same gradients and the same fused kernels (its checks, divergence record, callback hook
+and chain bookkeeping), not the cost of the update itself.
+
+Reproduce the committed results (recorded with one CPU thread), from the repository root:
+
+    python shared-core/benchmarks/bench_samplers.py --threads 1 --steps 20 --repeats 15
 
 Writes ``benchmarks/results/samplers-cpu.json`` and ``.png``.
 """

@@ -1,4 +1,8 @@
-"""Compiled kernels (cpp, cuda) against the torch reference, the build cache, torch.compile."""
+"""Compiled kernels (cpp, cuda) against the torch reference and each other, the build cache,
+torch.compile of the custom ops and of the sampler itself.
+
+The Philox known answers, noise statistics and bad-input checks per backend are in test_ops.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ import sys
 
 import pytest
 import torch
-from test_ops import KAT  # same folder (pytest puts it on sys.path)
+from test_ops import BACKENDS, load_backend  # same folder (pytest puts it on sys.path)
 
 from latent_ebm.core import ops
 from latent_ebm.core.ops import _build, _reference
+from latent_ebm.core.samplers import langevin
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +56,6 @@ def _close(a, b, dtype):
         torch.testing.assert_close(a.float(), b.float(), rtol=1e-2, atol=1e-2)
     else:
         torch.testing.assert_close(a, b, rtol=2e-6, atol=2e-6)
-
-
-def test_cpp_philox_known_answers(cpp):
-    for ctr, key, out in KAT:
-        assert tuple(cpp.philox4x32_10(list(ctr), list(key))) == out
 
 
 SIZES = [1, 3, 1_000_003]
@@ -104,6 +104,51 @@ def test_mala_matches_reference(device, dtype, shape):
     _close(p1, p2, dtype)
     assert l1.dtype == l2.dtype and l1.shape == (shape[0],)
     torch.testing.assert_close(l1, l2, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_cuda_matches_cpp(cpp, dtype, n):
+    """Same seed and offset: the same noise, ULA, anisotropic and MALA results on GPU and CPU
+    (to float32 rounding: nvcc contracts a*b+c into FMAs, the CPU build does not)."""
+    cuda = _kernels("cuda")
+    gen = torch.Generator().manual_seed(n + 1)
+    x = torch.randn(n, generator=gen).to(dtype)
+    g = (2 * torch.randn(n, generator=gen)).to(dtype)
+    xc, gc = x.cuda(), g.cuda()
+    seed, offset = (1 << 63) + 12345, (5 << 32) + 2
+    s_seed, s_offset = seed - (1 << 64), offset  # the kernels take the int64 of the same bits
+
+    a = torch.empty(n)
+    cpp.philox_normal_(a, s_seed, s_offset)
+    b = torch.empty(n, device="cuda")
+    cuda.philox_normal_(b, s_seed, s_offset)
+    _close(b.cpu(), a, torch.float32)
+
+    _close(cuda.langevin_update_(xc.clone(), gc, 0.02, 0.3, s_seed, s_offset).cpu(),
+           cpp.langevin_update_(x.clone(), g, 0.02, 0.3, s_seed, s_offset), dtype)
+    _close(cuda.anisotropic_update_(xc.clone(), gc, 0.04, 0.8, 1.5, s_seed, s_offset).cpu(),
+           cpp.anisotropic_update_(x.clone(), g, 0.04, 0.8, 1.5, s_seed, s_offset), dtype)
+    shape = (1, n) if n > 3 else (n, 1)
+    p1, l1 = cuda.mala_propose(xc.view(shape), gc.view(shape), 0.02, 0.3, s_seed, s_offset)
+    p2, l2 = cpp.mala_propose(x.view(shape), g.view(shape), 0.02, 0.3, s_seed, s_offset)
+    _close(p1.cpu(), p2, dtype)
+    torch.testing.assert_close(l1.cpu(), l2, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", ["ula", "anisotropic", "mala"])
+def test_sampler_chain_replays_across_cuda_and_cpp(cpp, method, monkeypatch):
+    """The public sampler with one int seed: the same chain on GPU and on CPU."""
+    _kernels("cuda")
+    monkeypatch.delenv(_build.ENV_VAR, raising=False)
+    x0 = torch.randn(64, 7, generator=torch.Generator().manual_seed(0))
+    out = {dev: langevin(_quartic, x0.to(dev), 10, 0.1, method=method, generator=11).cpu()
+           for dev in ("cpu", "cuda")}
+    torch.testing.assert_close(out["cuda"], out["cpu"], rtol=1e-4, atol=1e-4)
 
 
 def test_public_ops_use_cpp_and_match_forced_torch(cpp, monkeypatch):
@@ -167,7 +212,19 @@ def _chain(x, seed, start):
     return x, prop, log_q, ops.philox_normal(x.shape, seed, start)
 
 
-def test_torch_compile_traces_the_custom_ops(cpp):
+# torch.compile: on cpp where it builds, and on the torch reference always (forced), so the
+# custom ops' fake implementations are exercised even on a machine without a compiler.
+CPU_BACKENDS = [p for p in BACKENDS if p.values[0] != "cuda"]
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def cpu_backend(request, monkeypatch):
+    backend = load_backend(request.param)
+    monkeypatch.setenv(_build.ENV_VAR, backend.name)
+    return backend
+
+
+def test_torch_compile_traces_the_custom_ops(cpu_backend):
     x = torch.randn(4, 8)
     compiled = torch.compile(_chain, backend="aot_eager", fullgraph=True)
     for start in (0, 5):
@@ -175,8 +232,35 @@ def test_torch_compile_traces_the_custom_ops(cpp):
             assert torch.equal(a, b)
 
 
+def _quartic(x):
+    return 0.5 * x.square().sum(dim=1) + 0.25 * x[:, 0] ** 4
+
+
+def test_torch_compile_of_the_sampler(cpu_backend):
+    """``torch.compile(langevin)`` itself: graph breaks (autograd.grad, the final divergence
+    check) are allowed, but the fused updates must be captured as the custom ops and the chain
+    must equal the eager one bit for bit, for every method."""
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm.code)
+        return gm.forward
+
+    compiled = torch.compile(langevin, backend=record)
+    x0 = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+    for method in ("ula", "anisotropic", "mala"):
+        graphs.clear()
+        a = compiled(_quartic, x0, 4, 0.1, method=method, generator=3)
+        b = langevin(_quartic, x0, 4, 0.1, method=method, generator=3)
+        assert torch.equal(a, b), method
+        ops_of = {"ula": "langevin_update_", "anisotropic": "anisotropic_update_"}
+        op = ops_of.get(method, "mala_propose")
+        if graphs:  # a cached graph from the previous backend's run is not recompiled
+            assert any(f"torch.ops.latent_ebm.{op}" in g for g in graphs), (method, graphs)
+
+
 @pytest.mark.slow
-def test_torch_compile_inductor(cpp):
+def test_torch_compile_inductor(cpu_backend):
     x = torch.randn(4, 8)
     compiled = torch.compile(_chain, fullgraph=False)
     for a, b in zip(compiled(x, 3, 0), _chain(x, 3, 0)):

@@ -122,7 +122,8 @@ def test_energy_prior_learns_a_two_mode_latent_law():
     """Posterior samples from 0.5 N(-2, 0.3²) + 0.5 N(2, 0.3²); prior samples by the default
     short-run Langevin from N(0, 1); f learned by the contrastive loss. The learned prior's
     samples must put most of their mass near both modes and almost none in between, where the
-    base N(0, 1) puts 45%."""
+    base N(0, 1) puts 45%. Exact posterior samples stand in for inference here; the end-to-end
+    version (decoder, posterior and prior Langevin) is in test_lightning_lebm.py."""
     torch.manual_seed(0)
     g = gen(0)
 

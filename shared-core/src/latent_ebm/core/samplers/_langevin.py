@@ -8,14 +8,17 @@ gradient g = ∇E(x) and eps ~ N(0, I) from the Philox stream of :mod:`latent_eb
 - ``mala``: the same move as a proposal x', accepted with probability
   min(1, exp(-E(x') + E(x)) q(x|x') / q(x'|x)), q the Gaussian proposal density (Roberts &
   Tweedie 1996, sec. 1.4). It targets exp(-E) for any noise_scale > 0.
-- ``anisotropic`` (STANLEY; Karimi, Xie, Li 2023, arXiv 2310.12667, sec. 3): per-coordinate step
+- ``anisotropic`` (STANLEY; Karimi, Xie, Li 2023, arXiv 2310.12667): per-coordinate step
   s_i² = s²·threshold / max(threshold, |g_i|), then x_i <- x_i - (s_i²/2) g_i + s_i·noise_scale·eps_i.
   Coordinates whose gradient exceeds the threshold move with a smaller step and smaller noise.
-  Not yet checked against the paper's method section (only its abstract was reachable): the
-  form follows the abstract's "anisotropic stepsize, gradient-informed covariance". A
-  position-dependent step with no correction term is biased: its stationary law is about
-  exp(-E)·max(threshold, |g|)/threshold, not exp(-E) (on N(0, 1) with threshold 1 the variance
-  is 1.415; ``tests/test_samplers.py`` asserts that value). Use ``mala`` where exactness matters.
+  Not checked against the paper's update equation: the copies of the paper within reach (the
+  arXiv abstract page, the ar5iv HTML up to its introduction, aggregator summaries) stop before
+  the method section, so no equation number is cited here. The form is a reading of the
+  abstract's "anisotropic stepsize and a gradient-informed covariance matrix, embedded into a
+  discretized Langevin diffusion". A position-dependent step with no correction term is biased:
+  its stationary law is about exp(-E)·max(threshold, |g|)/threshold, not exp(-E) (on N(0, 1)
+  with threshold 1 the variance is 1.415; ``tests/test_samplers.py`` asserts that value, as a
+  property of this form, not of the paper's). Use ``mala`` where exactness matters.
 
 Noise for step k comes from stream (seed, offset=k), seed drawn once from ``generator``, so a
 chain replays from the generator state alone; MALA's accept/reject uniforms use offset 2**32 + k.
