@@ -34,6 +34,8 @@ class ShiftState:
     pool: list[tuple[str, float]] = field(default_factory=list)
     round: int = 0
     chains: torch.Tensor | None = None
+    # canonical SMILES -> SELFIES (None: not encodable); derived, so not checkpointed
+    encoded: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def state_dict(self) -> dict:
         return {"pool": list(self.pool), "round": self.round, "chains": self.chains}
@@ -42,14 +44,21 @@ class ShiftState:
         self.pool, self.round, self.chains = list(s["pool"]), int(s["round"]), s["chains"]
 
 
-def _refit(model: LPTMol, vocab: SelfiesVocab, pool: list[tuple[str, float]], cfg: ShiftConfig) -> None:
-    smiles, selfies, _ = to_selfies([s for s, _ in pool])
-    val = dict(pool)
+def _encode_pool(state: ShiftState) -> list[tuple[str, float]]:
+    """(SELFIES, value) of the pool; each molecule is SELFIES-encoded once per run (memoised)."""
+    for s, _ in state.pool:
+        if s not in state.encoded:
+            _, selfies, _ = to_selfies([s])
+            state.encoded[s] = selfies[0] if selfies else None
+    return [(state.encoded[s], v) for s, v in state.pool if state.encoded.get(s) is not None]
+
+
+def _refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
     rows, ys = [], []
-    for s, f in zip(smiles, selfies):
+    for f, v in _encode_pool(state):
         try:
             rows.append(vocab.encode(f, model.hparams.max_len))
-            ys.append([val.get(s, 0.0)])
+            ys.append([v])
         except ValueError:  # too long or new tokens: skipped
             continue
     if not rows:
@@ -77,7 +86,7 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
     merged.update({s: v for s, v in new})
     state.pool = sorted(merged.items(), key=lambda t: -t[1])[: cfg.pool_size]
     state.chains = u
-    _refit(model, vocab, state.pool, cfg)
+    _refit(model, vocab, state, cfg)
     state.round += 1
     return new
 

@@ -1,0 +1,116 @@
+"""What the LPT benchmarks share: the labelled offline set, a pretrained (and per-property
+fine-tuned) CPU-sized LPT cached between scripts, JSON + PNG output named with the machine."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import json
+import platform
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from latent_ebm.core.data import artifact_dir
+from latent_ebm.lpt_mol import LPTMol, MolDataModule
+
+RESULTS = Path(__file__).parent / "results"
+
+# A CPU-sized LPT: the paper's architecture (4 latent vectors through a 1-d UNet prior, a GPT
+# cross-attending to them, property MLPs 100-100) made narrow enough for 2 CPU cores: latents of
+# width 16 (paper 256), UNet base 8 with multipliers (1, 2) (paper 16, (1, 2, 4, 8)), width 64
+# and 2 layers (paper 256, 3), and 3 posterior Langevin steps during learning (paper 15).
+MODEL = dict(n_latent=4, latent_dim=16, unet_base=8, unet_multipliers=(1, 2), d_model=64, n_layers=2,
+             n_heads=4, seed=0, posterior={"n_steps": 3, "step_size": 0.3, "noise_scale": 0.5})
+PROPERTIES = ("qed", "plogp")
+N_LABELLED = 20_000       # the first 20k ZINC250k molecules: the offline data every method is given
+
+
+def machine() -> str:
+    return torch.cuda.get_device_name().replace(" ", "-").lower() if torch.cuda.is_available() else "cpu"
+
+
+def write(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine(), "host": platform.processor() or platform.machine(),
+               "torch_threads": torch.get_num_threads(), **payload}
+    path = RESULTS / f"{name}-{machine()}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def png(name: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return RESULTS / f"{name}-{machine()}.png"
+
+
+def labelled_data(batch_size: int = 64) -> MolDataModule:
+    dm = MolDataModule(dataset="zinc250k", limit=N_LABELLED, properties=PROPERTIES, batch_size=batch_size)
+    dm.setup("fit")
+    return dm
+
+
+def _trainer(steps: int) -> L.Trainer:
+    return L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=True,
+                     enable_model_summary=False, inference_mode=False, limit_val_batches=0,
+                     num_sanity_val_steps=0, accelerator="cpu", devices=1)
+
+
+def init_args(model: LPTMol) -> dict:
+    names = inspect.signature(LPTMol.__init__).parameters
+    return {k: v for k, v in dict(model.hparams).items() if k in names}
+
+
+def _cached(tag: str, build) -> tuple[LPTMol, dict]:
+    key = hashlib.sha256(json.dumps([tag, MODEL, N_LABELLED], sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(artifact_dir("lpt_mol")) / "bench" / f"{tag}-{key}.pt"
+    if path.exists():
+        ck = torch.load(path, weights_only=False)
+        model = LPTMol(**ck["hparams"])
+        model.load_state_dict(ck["state"])
+        model.vocab_state = ck["vocab"]
+        return model, ck["info"]
+    model, info = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hparams": init_args(model), "state": model.state_dict(), "vocab": model.vocab_state, "info": info}, path)
+    return model, info
+
+
+def pretrained(dm: MolDataModule, steps: int) -> tuple[LPTMol, dict]:
+    """LPT pretrained on x only (phase ``pretrain``) for ``steps`` steps; cached on disk."""
+
+    def build() -> tuple[LPTMol, dict]:
+        torch.manual_seed(0)
+        model = LPTMol(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain", **MODEL)
+        start = time.perf_counter()
+        _trainer(steps).fit(model, datamodule=dm)
+        return model, {"pretrain_steps": steps, "pretrain_s": time.perf_counter() - start}
+
+    return _cached(f"pretrain{steps}", build)
+
+
+def finetuned(dm: MolDataModule, prop: str, pretrain_steps: int, steps: int) -> tuple[LPTMol, dict]:
+    """The pretrained LPT fine-tuned on (x, y) for one property (phase ``finetune``); cached."""
+
+    def build() -> tuple[LPTMol, dict]:
+        base, info = pretrained(dm, pretrain_steps)
+        torch.manual_seed(0)
+        model = LPTMol(**{**init_args(base), "properties": (prop,), "phase": "finetune", "generator_lr": 3e-4})
+        state = {k: v for k, v in base.state_dict().items() if not k.startswith("prop.")}
+        model.load_state_dict(state, strict=False)
+        model.vocab_state = base.vocab_state
+        dm_p = copy.copy(dm)
+        dm_p.train_set = _select(dm.train_set, PROPERTIES.index(prop))
+        start = time.perf_counter()
+        _trainer(steps).fit(model, train_dataloaders=dm_p.train_dataloader())
+        return model, {**info, "finetune_steps": steps, "finetune_s": time.perf_counter() - start}
+
+    return _cached(f"finetune-{prop}-{pretrain_steps}-{steps}", build)
+
+
+def _select(ds, column: int):
+    from latent_ebm.lpt_mol.data import TokenDataset
+
+    return TokenDataset(ds.x, ds.y[:, column:column + 1])
