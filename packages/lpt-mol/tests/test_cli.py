@@ -1,8 +1,8 @@
-"""``latent-ebm-lpt-mol fit`` / ``test`` on the tiny config."""
+"""``latent-ebm-lpt-mol fit`` / ``test`` on the tiny config (offline: RDKit's NCI molecules)."""
 from latent_ebm.lpt_mol.cli import main
 
 
-def test_cli_fit_and_test_tiny(zinc_dm, tmp_path, monkeypatch):
+def test_cli_fit_and_test_tiny(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = main(args=["fit", "--config", "tiny", "--trainer.enable_progress_bar", "false"])
     assert cli.trainer.global_step == 3

@@ -26,3 +26,16 @@ def test_zinc_module(zinc_dm):
     assert len(zinc_dm.train_set) + len(zinc_dm.val_set) + zinc_dm.skipped == 600
     b = zinc_dm.train_set[0]
     assert b["x"].shape == (73,) and 0.0 < float(b["y"][0]) < 1.0
+
+
+def test_offline_nci_default_and_bad_dataset():
+    import pytest
+
+    from latent_ebm.lpt_mol import MolDataModule
+
+    dm = MolDataModule(dataset="nci5k", limit=200, batch_size=16)
+    dm.setup("fit")
+    assert len(dm.train_set) + len(dm.val_set) + dm.skipped == 200
+    assert all(Chem.MolFromSmiles(dm.vocab.decode(dm.train_set[i]["x"])) is not None for i in range(10))
+    with pytest.raises(ValueError, match="dataset="):
+        MolDataModule(dataset="zinc")

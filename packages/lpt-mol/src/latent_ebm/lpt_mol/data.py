@@ -84,11 +84,25 @@ class SelfiesVocab:
         return cls(state["itos"][3:])
 
 
-def load_smiles(dataset: Literal["zinc250k", "moses"], limit: int | None = None) -> list[str]:
-    """SMILES from the registry file (first ``limit`` lines); reads through core.data.get_file."""
+DATASETS = ("zinc250k", "moses", "nci5k")
+
+
+def _nci5k_lines() -> list[str]:
+    """The 5k NCI molecules that RDKit ships (``RDDataDir/NCI/first_5K.smi``): the offline default."""
+    from rdkit import RDConfig
+
+    path = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+    return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_smiles(dataset: Literal["zinc250k", "moses", "nci5k"], limit: int | None = None) -> list[str]:
+    """SMILES of a dataset (first ``limit``): ZINC250k / MOSES from the registry through
+    core.data.get_file (downloaded and checksummed once); ``nci5k`` from RDKit's own data, offline."""
     from latent_ebm.core.data import get_file
 
-    if dataset == "zinc250k":
+    if dataset == "nci5k":
+        lines = _nci5k_lines()
+    elif dataset == "zinc250k":
         path = get_file("zinc250k", "250k_rndm_zinc_drugs_clean.smi.gz")
         with gzip.open(path, "rt") as fh:
             lines = fh.read().split("\n")
@@ -97,7 +111,7 @@ def load_smiles(dataset: Literal["zinc250k", "moses"], limit: int | None = None)
         with gzip.open(path, "rt") as fh:
             lines = fh.read().split("\n")[1:]
     else:
-        raise ValueError(f"dataset={dataset!r} is not allowed; use 'zinc250k' or 'moses'")
+        raise ValueError(f"dataset={dataset!r} is not allowed; use one of {DATASETS}")
     smiles = [s.strip() for s in lines if s.strip()]
     return smiles[:limit] if limit is not None else smiles
 
@@ -133,12 +147,13 @@ class TokenDataset(Dataset):
 
 
 class MolDataModule(L.LightningDataModule):
-    """ZINC250k / MOSES as SELFIES token tensors plus property targets; ``limit`` sizes tiny runs."""
+    """ZINC250k / MOSES (registry) or NCI-5k (shipped with RDKit, offline) as SELFIES token tensors
+    plus property targets; ``limit`` sizes tiny runs."""
 
     def __init__(
         self,
         *,
-        dataset: Literal["zinc250k", "moses"] = "zinc250k",
+        dataset: Literal["zinc250k", "moses", "nci5k"] = "zinc250k",
         limit: int | None = None,
         properties: tuple[str, ...] = ("qed",),
         max_len: int = 72,
@@ -148,6 +163,8 @@ class MolDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset={dataset!r} is not allowed; use one of {DATASETS}")
         for p in properties:
             if p not in ORACLES:
                 raise ValueError(f"properties={properties!r} is not allowed; each must be one of {sorted(ORACLES)}")
