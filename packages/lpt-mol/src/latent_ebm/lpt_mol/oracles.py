@@ -2,6 +2,8 @@
 
 Penalised logP follows the LPT code (arXiv 2402.17179, released ``utils.py``): unnormalised
 logP - SA - (number of rings larger than 6). SA is Ertl & Schuffenhauer (2009) via RDKit Contrib.
+Three GuacaMol objectives (``guacamol_objectives.py``) are registered too; the docking oracle
+(``docking.py``, extra ``[docking]``) is a callable to pass to :class:`Oracle`.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from rdkit.Chem import QED, Crippen
 RDLogger.DisableLog("rdApp.*")
 sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
 import sascorer  # noqa: E402
+
+from .guacamol_objectives import GUACAMOL_OBJECTIVES  # noqa: E402
 
 __all__ = ["ORACLES", "BudgetExceeded", "Oracle", "canonical", "penalized_logp", "qed", "sa"]
 
@@ -51,7 +55,8 @@ def penalized_logp(smiles: str) -> float:
     return float(Crippen.MolLogP(mol) - sascorer.calculateScore(mol) - ring_penalty)
 
 
-ORACLES: dict[str, Callable[[str], float]] = {"qed": qed, "sa": sa, "plogp": penalized_logp}
+ORACLES: dict[str, Callable[[str], float]] = {"qed": qed, "sa": sa, "plogp": penalized_logp,
+                                              **GUACAMOL_OBJECTIVES}
 
 
 class BudgetExceeded(RuntimeError):
@@ -65,14 +70,19 @@ class Oracle:
     valid canonical SMILES cost a call. ``history`` records (call index, smiles, value) in order.
     """
 
-    def __init__(self, fn: Callable[[str], float] | str, budget: int | None = None) -> None:
+    def __init__(self, fn: Callable[[str], float] | str, budget: int | None = None, *,
+                 batch_fn: Callable[[list[str]], list[float | None]] | None = None) -> None:
         if isinstance(fn, str):
             if fn not in ORACLES:
                 raise ValueError(f"fn={fn!r} is not allowed; use one of {sorted(ORACLES)} or a callable")
             fn = ORACLES[fn]
         if budget is not None and budget < 0:
             raise ValueError(f"budget={budget!r} is not allowed; give an int >= 0 or None")
+        if batch_fn is not None and not callable(batch_fn):
+            raise ValueError(f"batch_fn={batch_fn!r} is not allowed; give a callable or None")
         self.fn, self.budget = fn, budget
+        # a callable with a ``batch`` method (e.g. DockingOracle's process pool) scores new molecules in one call
+        self.batch_fn = batch_fn if batch_fn is not None else getattr(fn, "batch", None)
         self.cache: dict[str, float | None] = {}
         self.history: list[tuple[int, str, float]] = []
         self.calls = 0
@@ -84,33 +94,56 @@ class Oracle:
         return None if self.budget is None else self.budget - self.calls
 
     def __call__(self, smiles: Iterable[str], *, strict: bool = False) -> list[float | None]:
-        """Score; when the budget runs out, later new molecules get None (or raise if strict)."""
-        out: list[float | None] = []
+        """Score; when the budget runs out, later new molecules get None (or raise if strict).
+
+        New molecules of one call are scored together, through ``batch_fn`` when there is one.
+        """
+        keys: list[str | None] = []  # canonical SMILES per input, None = invalid or over budget
+        new: list[str] = []
+        pending: set[str] = set()
         for s in smiles:
             can = canonical(s)
             if can is None:
                 self.invalid += 1
-                out.append(None)
-                continue
-            if can in self.cache:
-                out.append(self.cache[can])
-                continue
-            if self.budget is not None and self.calls >= self.budget:
-                if strict:
-                    raise BudgetExceeded(f"oracle budget {self.budget} is spent")
-                out.append(None)
-                continue
+            elif can not in self.cache and can not in pending:
+                if self.budget is not None and self.calls + len(new) >= self.budget:
+                    if strict:
+                        self._score(new)
+                        raise BudgetExceeded(f"oracle budget {self.budget} is spent")
+                    can = None
+                else:
+                    new.append(can)
+                    pending.add(can)
+            keys.append(can)
+        self._score(new)
+        return [None if k is None else self.cache[k] for k in keys]
+
+    def _score(self, new: list[str]) -> None:
+        if not new:
+            return
+        if self.batch_fn is not None:
+            # per-molecule failures come back as None; an exception here is a broken set-up and
+            # propagates (nothing is charged), so a dead install cannot pass for a run of failures
+            values = list(self.batch_fn(new))
+            if len(values) != len(new):
+                raise RuntimeError(f"batch_fn returned {len(values)} values for {len(new)} molecules")
+        else:
+            values = [self._one(can) for can in new]
+        for can, v in zip(new, values):
             self.calls += 1
-            try:
-                v: float | None = float(self.fn(can))
-            except Exception:  # noqa: BLE001 - a failed oracle is counted, never scored silently
+            v = None if v is None else float(v)
+            if v is None or v != v:  # None or NaN: a failure, counted, never scored
                 self.failures += 1
                 v = None
             self.cache[can] = v
             if v is not None:
                 self.history.append((self.calls, can, v))
-            out.append(v)
-        return out
+
+    def _one(self, can: str) -> float | None:
+        try:
+            return float(self.fn(can))
+        except Exception:  # noqa: BLE001 - a failed oracle is counted, never scored silently
+            return None
 
     def state_dict(self) -> dict:
         return {"cache": dict(self.cache), "history": list(self.history), "calls": self.calls,
