@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--properties", default="qed,plogp")
-    ap.add_argument("--pretrain-steps", type=int, default=150)
+    ap.add_argument("--pretrain-steps", type=int, default=400)
     ap.add_argument("--finetune-steps", type=int, default=60)
     ap.add_argument("--per-round", type=int, default=500)
     ap.add_argument("--refit-steps", type=int, default=8)

@@ -7,7 +7,7 @@ from rdkit import Chem
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.lpt_mol import LPTMol, decode, design
 from latent_ebm.lpt_mol.data import SelfiesVocab
-from latent_ebm.lpt_mol.model import to_target
+from latent_ebm.lpt_mol.model import from_target, to_target
 from latent_ebm.lpt_mol.oracles import qed
 
 TINY = dict(n_latent=2, latent_dim=32, unet_base=8, unet_multipliers=(1, 2), d_model=32, n_layers=1, n_heads=2,
@@ -70,3 +70,19 @@ def test_design_higher_target_higher_qed(zinc_dm):
     se = (q_lo.var() / q_lo.numel() + q_hi.var() / q_hi.numel()).sqrt()
     print(f"design QED: target 0.95 -> {q_hi.mean():.3f}, target 0.1 -> {q_lo.mean():.3f}, se {se:.3f}")
     assert q_hi.mean() - q_lo.mean() > 2 * se, (q_hi.mean(), q_lo.mean(), se)
+
+
+def test_bad_config_values_raise():
+    with pytest.raises(ValueError, match="properties="):
+        LPTMol(**TINY, properties=("logp_typo",))
+    with pytest.raises(ValueError, match="prop_precision="):
+        LPTMol(**TINY, prop_precision=0.0)
+    with pytest.raises(ValueError, match="phase="):
+        LPTMol(**TINY, phase="online")
+
+
+def test_docking_targets_round_trip():
+    y = torch.tensor([[9.5, 7.0]])  # -E for ESR1 and ACAA1 (kcal/mol)
+    t = to_target(y, ("esr1", "acaa1"))
+    assert torch.allclose(t, torch.tensor([[torch.log1p(torch.tensor(9.5)), 7.0 / 20]]))
+    assert torch.allclose(from_target(t, ("esr1", "acaa1")), y)

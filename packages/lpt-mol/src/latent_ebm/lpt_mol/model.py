@@ -23,9 +23,13 @@ __all__ = ["LPTMol", "PropertyMLP", "to_target", "from_target"]
 
 LPT_POSTERIOR = LangevinSchedule(n_steps=15, step_size=0.3, noise_scale=0.5)  # LPT code infer_z
 
-# Regression-target transforms of the LPT code (utils.py): PlogP (v+15)/20, SA/10, QED raw.
-_FWD = {"qed": lambda v: v, "sa": lambda v: v / 10.0, "plogp": lambda v: (v + 15.0) / 20.0}
-_INV = {"qed": lambda v: v, "sa": lambda v: v * 10.0, "plogp": lambda v: v * 20.0 - 15.0}
+# Regression-target transforms of the LPT code (utils.py): PlogP (v+15)/20, SA/10, QED raw; for
+# docking energies E (clipped to <= 0) ESR1 log(1 - E) and ACAA1 -E/20. Docking values here are
+# v = -E (``DockingOracle(negate=True)``: every optimiser maximises), so ESR1 is log(1 + v).
+_FWD = {"qed": lambda v: v, "sa": lambda v: v / 10.0, "plogp": lambda v: (v + 15.0) / 20.0,
+        "esr1": lambda v: torch.log1p(v.clamp(min=0.0)), "acaa1": lambda v: v.clamp(min=0.0) / 20.0}
+_INV = {"qed": lambda v: v, "sa": lambda v: v * 10.0, "plogp": lambda v: v * 20.0 - 15.0,
+        "esr1": torch.expm1, "acaa1": lambda v: v * 20.0}
 
 
 def to_target(y: Tensor, props: Sequence[str]) -> Tensor:
@@ -99,6 +103,9 @@ class LPTMol(LatentEBMModule):
         self.save_hyperparameters()
         if phase not in ("pretrain", "finetune"):
             raise ValueError(f"phase={phase!r} is not allowed; use 'pretrain' or 'finetune'")
+        unknown = [p for p in properties if p not in _FWD]
+        if unknown:
+            raise ValueError(f"properties={properties!r} is not allowed; each must be one of {sorted(_FWD)}")
         if prop_precision <= 0:
             raise ValueError(f"prop_precision={prop_precision!r} is not allowed; give a value > 0")
         self.prior = UNetPrior(n_latent, latent_dim, unet_base, unet_multipliers)

@@ -15,7 +15,7 @@ from .design import design
 from .model import LPTMol
 from .oracles import Oracle, canonical
 
-__all__ = ["ShiftConfig", "ShiftState", "load_round", "run_shifting", "save_round", "shift_round"]
+__all__ = ["ShiftConfig", "ShiftState", "load_round", "refit", "run_shifting", "save_round", "shift_round"]
 
 
 @dataclass
@@ -53,7 +53,8 @@ def _encode_pool(state: ShiftState) -> list[tuple[str, float]]:
     return [(state.encoded[s], v) for s, v in state.pool if state.encoded.get(s) is not None]
 
 
-def _refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
+def refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
+    """Fine-tune on (x, y) of the pool for ``cfg.refit_steps`` steps (phase ``finetune``)."""
     rows, ys = [], []
     for f, v in _encode_pool(state):
         try:
@@ -86,7 +87,7 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
     merged.update({s: v for s, v in new})
     state.pool = sorted(merged.items(), key=lambda t: -t[1])[: cfg.pool_size]
     state.chains = u
-    _refit(model, vocab, state, cfg)
+    refit(model, vocab, state, cfg)
     state.round += 1
     return new
 
