@@ -4,7 +4,7 @@ Trains LTM once (training T_fast fixed), then re-evaluates the same validation b
 inference-time computation. Kong et al. 2025 (project page figure ppl_val_3) report the same
 monotone fall on OpenWebText (e.g. 38M model: ~12.3 at T=16 to ~2.8 at T=128).
 
-    python packages/ltm/benchmarks/inference_scaling.py [--dataset latent-topic|wikitext-2] [--train-steps 300]
+    python packages/ltm/benchmarks/inference_scaling.py [--dataset latent-topic|wikitext-2] [--train-steps 200]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ STEPS = (0, 4, 8, 16, 32, 64)
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="latent-topic")
-    p.add_argument("--train-steps", type=int, default=300)
+    p.add_argument("--train-steps", type=int, default=200)
     p.add_argument("--val-blocks", type=int, default=64)
     a = p.parse_args()
     torch.manual_seed(0)
@@ -32,7 +32,7 @@ def main() -> None:
     dm = LTMDataModule(dataset=a.dataset, seq_len=seq, batch_size=16, eval_batch_size=16)
     model = LTMModule(vocab_size=dm.vocab_size, d_model=64 if text else 32, n_layers=2, n_heads=2, seq_len=seq,
                       window=16 if text else 4, n_latents=4, inner_steps=8, lr=3e-3, warmup_steps=30,
-                      max_steps=a.train_steps)
+                      max_steps=a.train_steps, accumulate_inner_grads=False)
     quiet_trainer(max_steps=a.train_steps, limit_val_batches=0).fit(model, dm)
     dm.setup()
     val = dm.splits["validation"]
@@ -43,7 +43,8 @@ def main() -> None:
         rows.append({"eval_inner_steps": s, **block_scores(model, blocks, batch_size=16, steps=s)})
         print(rows[-1], flush=True)
     ppl = [r["ppl_mean_block"] for r in rows]
-    out = {"dataset": a.dataset, "train_steps": a.train_steps, "train_inner_steps": 8, "rows": rows,
+    out = {"dataset": a.dataset, "train_steps": a.train_steps, "train_inner_steps": 8,
+           "accumulate_inner_grads": model.hparams.accumulate_inner_grads, "rows": rows,
            "monotone_decreasing": all(x > y for x, y in zip(ppl, ppl[1:]))}
     print(write_json("inference-scaling", out))
     import matplotlib

@@ -24,10 +24,27 @@ def test_gpt2_tokenizer_known_ids_and_roundtrip():
     assert tok.decode([EOS_ID]) == "<|endoftext|>"
 
 
-def test_wrap_blocks_layout():
+def test_wrap_blocks_layout_is_mdlms():
+    """MDLM's _group_texts: BOS + (block - 2) tokens of the EOS-joined stream + EOS."""
     blocks = wrap_blocks([[1, 2, 3], [4, 5]], block=4, bos=9, eos=0)
-    # stream 1 2 3 0 4 5 0 -> two bodies of 3 tokens, each BOS-prefixed; the rest dropped
-    np.testing.assert_array_equal(blocks, [[9, 1, 2, 3], [9, 0, 4, 5]])
+    # stream 1 2 3 0 4 5 0 -> bodies [1 2] [3 0] [4 5], the trailing [0] dropped
+    np.testing.assert_array_equal(blocks, [[9, 1, 2, 0], [9, 3, 0, 0], [9, 4, 5, 0]])
+    assert wrap_blocks([[1, 2, 3, 4, 5, 6]], block=8, bos=9, eos=0).tolist() == [[9, 1, 2, 3, 4, 5, 6, 0]]
+    assert wrap_blocks([[1, 2]], block=8, bos=9, eos=0).shape == (0, 8)  # shorter than one body
+    with pytest.raises(ValueError, match="^block=2 is not allowed"):
+        wrap_blocks([[1, 2, 3]], block=2, bos=9, eos=0)
+
+
+@pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")
+def test_zero_shot_blocks_wrap_the_ptb_stream_like_mdlm(tmp_path):
+    from latent_ebm.ltm.evaluate import zero_shot_blocks
+
+    blocks = zero_shot_blocks("ptb", 1024)
+    stream = np.memmap(tokenize_to_shard("ptb", "test", tmp_path), dtype=np.uint16, mode="r")  # docs + EOS each
+    assert blocks.shape == (len(stream) // 1022, 1024)
+    assert (blocks[:, 0] == BOS_ID).all() and (blocks[:, -1] == EOS_ID).all()
+    body = blocks[:, 1:-1].reshape(-1).numpy()
+    np.testing.assert_array_equal(body, stream[: len(body)])  # bodies tile the stream, nothing skipped
 
 
 @pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")

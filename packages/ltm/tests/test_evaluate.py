@@ -1,4 +1,5 @@
-"""Zero-shot evaluation: a decoder with uniform logits has PPL = vocab size under the MDLM wrapping."""
+"""Zero-shot evaluation: a decoder with uniform logits has PPL = vocab size under the MDLM wrapping;
+LAMBADA accuracy counts a hit only when every token of the last word is decoded."""
 
 import math
 
@@ -7,7 +8,9 @@ import torch
 
 from latent_ebm.core.data import is_available
 from latent_ebm.ltm import GPTModule, LTMModule
+from latent_ebm.ltm.corpus import lambada_examples
 from latent_ebm.ltm.evaluate import block_scores, lambada_accuracy, zero_shot_ppl
+from latent_ebm.ltm.tokenizer import gpt2_tokenizer
 
 pytestmark = pytest.mark.skipif(
     not all(is_available(d) for d in ("gpt2-bpe", "ptb", "lambada")), reason="gpt2-bpe / ptb / lambada not cached"
@@ -39,3 +42,32 @@ def test_ltm_elbo_ppl_bounds_the_uniform_likelihood_from_above():
 def test_lambada_accuracy_runs_on_context_only():
     acc = lambada_accuracy(_uniform(GPTModule(**SIZE)), max_examples=3)
     assert acc == 0.0  # uniform logits: greedy picks token 0 ("!"), never a LAMBADA word
+
+
+class _Oracle(torch.nn.Module):
+    """Stands in for the decoder's greedy ``generate``: answers the first ``n`` LAMBADA examples from
+    a table keyed by the last 12 context tokens, with the target on the examples in ``right`` and
+    otherwise the target with its last token changed (so a multi-token word is half right)."""
+
+    def __init__(self, n: int, right: set[int]) -> None:
+        super().__init__()
+        tok = gpt2_tokenizer()
+        self.answers = {}
+        for i, (context, word) in enumerate(lambada_examples()[:n]):
+            target = tok.encode(word)
+            self.answers[tuple(tok.encode(context)[-12:])] = target if i in right else [*target[:-1], (target[-1] + 1) % 50257]
+
+    def generate(self, prompt, z, n_new, temperature=1.0, **kw):
+        assert temperature == 0.0  # greedy
+        answer = self.answers[tuple(prompt[0, -12:].tolist())]  # KeyError if the prompt is not the context
+        assert len(answer) == n_new
+        return torch.cat([prompt, torch.tensor([answer])], dim=1)
+
+
+@pytest.mark.parametrize(("right", "expected"), [(set(range(8)), 1.0), ({0, 2, 4, 6}, 0.5), (set(), 0.0)])
+def test_lambada_accuracy_counts_whole_word_hits(right, expected):
+    # examples 5 and 7 (" Hastin", " Aidan") are two BPE tokens: a wrong last token is a miss
+    assert [len(gpt2_tokenizer().encode(w)) for _, w in lambada_examples()[:8]] == [1, 1, 1, 1, 1, 2, 1, 2]
+    gpt = GPTModule(**SIZE)
+    gpt.decoder = _Oracle(8, right)
+    assert lambada_accuracy(gpt, max_examples=8) == expected

@@ -146,9 +146,18 @@ def lambada_examples() -> list[tuple[str, str]]:
 
 
 def wrap_blocks(docs: list[list[int]], block: int, bos: int, eos: int) -> np.ndarray:
-    """MDLM-style wrapping: docs joined as ``d1 EOS d2 EOS ...``, cut into blocks of ``block - 1``
-    tokens, each prefixed with BOS -> (n_blocks, block). The last partial block is dropped."""
+    """MDLM's wrapping (``_group_texts`` of kuleshov-group/mdlm, used by the first-party zero-shot
+    scripts): docs joined as ``d1 EOS d2 EOS ...``, cut into bodies of ``block - 2`` tokens, each
+    becoming ``[BOS] + body + [EOS]`` -> (n_blocks, block). The last partial body is dropped.
+
+    A block therefore ends in EOS even where it cuts a document in two, and a document's own EOS
+    may also sit inside a body. (MDLM drops the remainder per ``datasets.map`` batch of
+    documents; here the whole split is one stream, so at most one partial body is lost.)
+    """
+    if not isinstance(block, int) or block < 3:
+        raise ValueError(f"block={block!r} is not allowed; it must be an int >= 3 (BOS + body + EOS)")
+    body_len = block - 2
     stream = np.fromiter((t for d in docs for t in (*d, eos)), dtype=np.int64)
-    n = len(stream) // (block - 1)
-    body = stream[: n * (block - 1)].reshape(n, block - 1)
-    return np.concatenate([np.full((n, 1), bos, dtype=np.int64), body], axis=1)
+    n = len(stream) // body_len
+    body = stream[: n * body_len].reshape(n, body_len)
+    return np.concatenate([np.full((n, 1), bos, dtype=np.int64), body, np.full((n, 1), eos, dtype=np.int64)], axis=1)

@@ -18,7 +18,7 @@ from .corpus import lambada_examples, read_text_documents, wrap_blocks
 from .model import LTMModule
 from .tokenizer import BOS_ID, EOS_ID, gpt2_tokenizer
 
-__all__ = ["block_scores", "lambada_accuracy", "zero_shot_ppl"]
+__all__ = ["block_scores", "lambada_accuracy", "zero_shot_blocks", "zero_shot_ppl"]
 
 
 def block_scores(module, blocks: Tensor, *, batch_size: int = 8, steps: int | None = None) -> dict[str, float]:
@@ -45,13 +45,18 @@ def block_scores(module, blocks: Tensor, *, batch_size: int = 8, steps: int | No
             "blocks": len(bound)}
 
 
+def zero_shot_blocks(dataset: str, seq_len: int) -> Tensor:
+    """(n_blocks, seq_len) MDLM-wrapped blocks ``[BOS] + seq_len-2 tokens + [EOS]`` of a registry
+    corpus's test split (detokenised documents, GPT-2 BPE, EOS after each document)."""
+    docs = gpt2_tokenizer().encode_batch(read_text_documents(dataset, "test"))
+    return torch.from_numpy(wrap_blocks(docs, seq_len, BOS_ID, EOS_ID))
+
+
 def zero_shot_ppl(module, dataset: str, *, seq_len: int | None = None, max_blocks: int | None = None,
                   batch_size: int = 8, steps: int | None = None) -> dict[str, float]:
-    """MDLM-style zero-shot PPL on a registry corpus's test split (detokenised, BOS/EOS-wrapped blocks)."""
-    seq_len = seq_len or module.hparams.seq_len
-    tok = gpt2_tokenizer()
-    docs = tok.encode_batch(read_text_documents(dataset, "test"))
-    blocks = torch.from_numpy(wrap_blocks(docs, seq_len, BOS_ID, EOS_ID))
+    """MDLM-protocol zero-shot PPL on a registry corpus's test split (:func:`zero_shot_blocks`);
+    every token after BOS is scored, the block-final EOS included."""
+    blocks = zero_shot_blocks(dataset, seq_len or module.hparams.seq_len)
     if max_blocks is not None:
         blocks = blocks[:max_blocks]
     return block_scores(module, blocks, batch_size=batch_size, steps=steps)
