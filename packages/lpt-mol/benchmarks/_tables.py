@@ -1,0 +1,62 @@
+"""Print the README's results tables (markdown) from the JSON files in ``results/``.
+
+    python benchmarks/_tables.py [--machine cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _load(name: str, machine: str) -> dict | None:
+    path = RESULTS / f"{name}-{machine}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def unconditional(d: dict) -> str:
+    rows = ["| samples | validity | uniqueness | novelty | IntDiv1 | mean QED | mean SA | mean PlogP |",
+            "|---|---|---|---|---|---|---|---|"]
+    for key, label in (("lpt", "LPT, z0 ~ N(0, I)"), ("training_sample", "ZINC training sample")):
+        m, p = d[key], d["property_mean"][key]
+        rows.append(f"| {label} | {m['validity']:.3f} | {m['uniqueness']:.3f} | {m['novelty']:.3f} | "
+                    f"{m['internal_diversity']:.3f} | {p['qed']:.3f} | {p['sa']:.2f} | {p['plogp']:.2f} |")
+    return "\n".join(rows)
+
+
+def design(d: dict) -> str:
+    rows = [f"| {d['property']} (budget {d['budget']}, {d['seeds']} seeds) | top-1 | top-2 | top-3 | "
+            "mean top-50 | top-10 AUC |", "|---|---|---|---|---|---|"]
+    for method, t in d["table_mean_std"].items():
+        cells = " | ".join(f"{t[k][0]:.3f} ± {t[k][1]:.3f}" for k in ("top1", "top2", "top3", "top50_mean", "top10_auc"))
+        rows.append(f"| {method} | {cells} |")
+    rows.append(f"| offline set (given, not counted) | {d['offline_top1']:.3f} | | | {d['offline_top50_mean']:.3f} | |")
+    return "\n".join(rows)
+
+
+def docking(d: dict) -> str:
+    rows = ["| molecule | E (kcal/mol) | K_D (nM) |", "|---|---|---|"]
+    rows += [f"| `{t['smiles']}` | {t['energy_kcal_mol']:.2f} | {t['kd_nm']:.0f} |" for t in d["top3"]]
+    rows.append(f"\nBest of the initial random ZINC sample: {d['initial_top3_energy'][0]:.2f} kcal/mol; "
+                f"{d['calls']} docking calls, failures {d['docking_failures_by_stage'] or 0} "
+                f"(rate {d['failure_rate']:.3f}), {d['seconds_per_docking']:.1f} s per call.")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--machine", default="cpu")
+    args = ap.parse_args()
+    if d := _load("unconditional", args.machine):
+        print(unconditional(d), end="\n\n")
+    for prop in ("qed", "plogp"):
+        if (d := _load(f"design-{prop}", args.machine)) and d["runs"]["lpt"]:
+            print(design(d), end="\n\n")
+    if d := _load("docking-esr1", args.machine):
+        print(docking(d))
+
+
+if __name__ == "__main__":
+    main()
