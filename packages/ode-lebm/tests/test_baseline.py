@@ -35,3 +35,28 @@ def test_auroc_matches_pairwise_definition_at_any_scale():
     want = ((b[None] > a[:, None]).double() + 0.5 * (b[None] == a[:, None]).double()).mean()
     assert abs(auroc(a, b) - float(want)) < 1e-9
     assert abs(auroc(1000 * a + 5000, 1000 * b + 5000) - float(want)) < 1e-9  # no saturation
+
+
+def test_prediction_does_not_depend_on_the_unobserved_query_tail():
+    """At test time the batch also holds the times to extrapolate (mask 0 there). Inference must
+    read the observed window exactly as in training: appending a longer unobserved tail to t
+    changes nothing at the shared times (it once drove the ODE-RNN encoder through the tail)."""
+    from latent_ebm.core.samplers import LangevinSchedule
+    from latent_ebm.ode_lebm import ODELEBM
+
+    torch.manual_seed(0)
+    t = torch.linspace(0, 2, 11)
+    x, mask = torch.randn(3, 11, 2), (torch.rand(3, 11) < 0.6).float()
+    mask[:, 0] = 1
+    long_t = torch.linspace(0, 6, 31)  # same first 11 points, then 20 unobserved ones
+    long = {"x": torch.cat([x, torch.zeros(3, 20, 2)], 1), "t": long_t,
+            "mask": torch.cat([mask, torch.zeros(3, 20)], 1)}
+    lode = LatentODEVAE(latent_dim=3, obs_dim=2, encoder_hidden=8, ode_hidden=8, emission_hidden=8)
+    short = lode.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
+    assert torch.allclose(lode.predict_trajectory(long), short, atol=1e-6)
+    lebm = ODELEBM(latent_dim=3, obs_dim=2, ode_hidden=8, emission_hidden=8, prior_hidden=8,
+                   eval_langevin=LangevinSchedule(5, 0.1), eval_chains=2)
+    lebm.rng.manual_seed(1)
+    short = lebm.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
+    lebm.rng.manual_seed(1)
+    assert torch.allclose(lebm.predict_trajectory(long), short, atol=1e-5)

@@ -22,6 +22,7 @@ from latent_ebm.ode_lebm.sequence import (
     check_batch,
     log_likelihood,
     mean_from_output,
+    observed_window,
     prediction_errors,
 )
 
@@ -140,9 +141,12 @@ class LatentODEVAE(L.LightningModule):
 
     @torch.no_grad()
     def predict_trajectory(self, batch: Batch, t_query: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode the posterior mean z0 = μ(x_observed) at t_query (default the batch's t)."""
+        """Decode the posterior mean z0 = μ(x_observed) at t_query (default the batch's t).
+
+        The encoder reads the observed window only, as in training (Rubanova et al. 2019 encode
+        the observed part and decode at the times to predict)."""
         x, t, mask = check_batch(batch, self.obs_shape)
-        mu, _ = self.encoder(x, t, mask)
+        mu, _ = self.encoder(*observed_window(x, t, mask))
         tq = t if t_query is None else t_query.to(t)
         return mean_from_output(self.decode(mu, tq), self.hparams.likelihood)
 
@@ -151,7 +155,7 @@ class LatentODEVAE(L.LightningModule):
         """Negative ELBO per observed point (higher = more anomalous) -> [B]."""
         if kind != "posterior":
             raise ValueError(f"kind={kind!r} is invalid; the latent ODE scores by 'posterior' (-ELBO)")
-        x, t, mask = check_batch(batch, self.obs_shape)
+        x, t, mask = observed_window(*check_batch(batch, self.obs_shape))
         ll, kl = self.elbo(x, t, mask)
         return -(ll - kl) / mask.sum(1)
 

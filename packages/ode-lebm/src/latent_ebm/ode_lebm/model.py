@@ -32,6 +32,7 @@ from latent_ebm.ode_lebm.sequence import (
     check_batch,
     log_likelihood,
     mean_from_output,
+    observed_window,
     prediction_errors,
 )
 
@@ -201,12 +202,14 @@ class ODELEBM(L.LightningModule):
         """One posterior inference (``eval_langevin``, best of ``eval_chains``) serving both
         prediction and OOD scores: {pred (B, T_query, ...), u (B, U), score_prior [B],
         score_posterior [B]}."""
-        x, t, mask = check_batch(batch, self.obs_shape)
-        u = self.infer(x, t, mask, schedule=self.eval_schedule, n_chains=self.hparams.eval_chains)
+        x_all, t, mask_all = check_batch(batch, self.obs_shape)
+        # the unobserved tail carries no likelihood: solving the ODE over it would only cost time
+        x, t_obs, mask = observed_window(x_all, t, mask_all)
+        u = self.infer(x, t_obs, mask, schedule=self.eval_schedule, n_chains=self.hparams.eval_chains)
         tq = t if t_query is None else t_query.to(t)
         out = mean_from_output(self.decode(u, tq), self.hparams.likelihood)
         with torch.enable_grad():  # Lightning may call us under no_grad; energies need none
-            post = (self.posterior_energy(u, x, t, mask) / mask.sum(1)).detach()
+            post = (self.posterior_energy(u, x, t_obs, mask) / mask.sum(1)).detach()
         return {"pred": out, "u": u, "score_prior": self.prior.energy(u).detach(), "score_posterior": post}
 
     # ---- learning ----------------------------------------------------------------------------

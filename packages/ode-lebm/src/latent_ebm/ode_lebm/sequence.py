@@ -25,7 +25,8 @@ from latent_ebm.ode_lebm.networks import (
     gaussian_log_lik,
 )
 
-__all__ = ["Batch", "auroc", "build_emission", "check_batch", "log_likelihood", "prediction_errors"]
+__all__ = ["Batch", "auroc", "build_emission", "check_batch", "log_likelihood", "observed_window",
+           "prediction_errors"]
 
 Batch = dict[str, torch.Tensor]
 ObsKind = Literal["vector", "frames"]
@@ -66,6 +67,19 @@ def check_batch(batch: Batch, obs_shape: tuple[int, ...]) -> tuple[torch.Tensor,
         raise ValueError("mask has a sequence with no observed time point; every row needs at least one")
     x = torch.where(observed, x, torch.zeros_like(x))
     return x, t.to(x), mask
+
+
+def observed_window(x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x, t, mask) cut after the last time point observed in any row of the batch.
+
+    Inference must see the same kind of input at test time as in training: a test batch that
+    also holds the query times to extrapolate (mask 0 at the end) would otherwise run a
+    recognition network over a long unobserved tail it never met in training, and makes
+    posterior Langevin solve the ODE over points that carry no likelihood.
+    """
+    last = int(mask.sum(0).nonzero().max()) + 1
+    return x[:, :last], t[:last], mask[:, :last]
 
 
 def build_emission(obs: ObsKind, latent_dim: int, obs_dim: int, frame_size: int, channels: int,
