@@ -56,6 +56,7 @@ def test_pretrain_lowers_val_nll(zinc_dm):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 3 min alone on 2 cores; 10+ min on a loaded machine
 def test_design_higher_target_higher_qed(zinc_dm):
     torch.manual_seed(0)
     model = LPTMol(**{**TINY, "generator_lr": 4e-3}, phase="finetune", prop_precision=100.0)
