@@ -31,6 +31,14 @@ KAT = [
 N_STAT = 1 << 20  # samples for the moment tests; 5 standard errors is the tolerance
 SE = 1.0 / math.sqrt(N_STAT)
 
+
+def _box_muller(words) -> list[float]:
+    """The four normals of one Philox block, by hand: u = ((w >> 9) + 0.5) / 2^23, Box-Muller pairs."""
+    u = [((int(v) >> 9) + 0.5) / 2**23 for v in words]
+    r0, r1 = math.sqrt(-2 * math.log(u[0])), math.sqrt(-2 * math.log(u[2]))
+    return [r0 * math.cos(2 * math.pi * u[1]), r0 * math.sin(2 * math.pi * u[1]),
+            r1 * math.cos(2 * math.pi * u[3]), r1 * math.sin(2 * math.pi * u[3])]
+
 BACKENDS = [
     pytest.param("torch", id="torch"),
     pytest.param("cpp", id="cpp"),
@@ -86,15 +94,7 @@ def test_philox_known_answers(be, ctr, key, out):
 
 def test_first_known_answer_through_the_noise_stream(be):
     # KAT 0 is block 0 of stream (seed 0, offset 0): its Box-Muller normals, on the device
-    w = KAT[0][2]
-    u = [((v >> 9) + 0.5) / 2**23 for v in w]
-    r0, r1 = math.sqrt(-2 * math.log(u[0])), math.sqrt(-2 * math.log(u[2]))
-    expect = [
-        r0 * math.cos(2 * math.pi * u[1]),
-        r0 * math.sin(2 * math.pi * u[1]),
-        r1 * math.cos(2 * math.pi * u[3]),
-        r1 * math.sin(2 * math.pi * u[3]),
-    ]
+    expect = _box_muller(KAT[0][2])
     z = ops.philox_normal((4,), 0, 0, device=be.device, dtype=torch.float64).cpu()
     torch.testing.assert_close(z, torch.tensor(expect, dtype=torch.float64), rtol=1e-5, atol=1e-6)
 
@@ -107,14 +107,7 @@ def test_stream_layout_matches_documentation(be):
         (torch.tensor([1]), torch.tensor([0]), torch.tensor([5]), torch.tensor([7])),
         (0x89ABCDEF, 0x01234567),
     )
-    u = [((int(v) >> 9) + 0.5) / 2**23 for v in w]
-    r0, r1 = math.sqrt(-2 * math.log(u[0])), math.sqrt(-2 * math.log(u[2]))
-    expect = [
-        r0 * math.cos(2 * math.pi * u[1]),
-        r0 * math.sin(2 * math.pi * u[1]),
-        r1 * math.cos(2 * math.pi * u[3]),
-        r1 * math.sin(2 * math.pi * u[3]),
-    ]
+    expect = _box_muller(w)
     torch.testing.assert_close(
         z[4:], torch.tensor(expect, dtype=torch.float64), rtol=1e-5, atol=1e-6
     )
