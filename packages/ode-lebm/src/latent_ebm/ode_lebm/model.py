@@ -82,6 +82,7 @@ class ODELEBM(L.LightningModule):
         prior_langevin: LangevinSchedule = PRIOR_LANGEVIN,
         eval_langevin: LangevinSchedule = EVAL_LANGEVIN,
         eval_chains: int = 4,
+        eval_prediction: Literal["mean", "best"] = "mean",
         persistent_posterior: bool = False,
         n_train: int = 0,
         generator_lr: float = 1e-3,
@@ -100,6 +101,8 @@ class ODELEBM(L.LightningModule):
             raise ValueError(f"prior={prior!r} is invalid; allowed: 'ebm', 'gaussian'")
         if likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"likelihood={likelihood!r} is invalid; allowed: 'gaussian', 'bernoulli'")
+        if eval_prediction not in ("mean", "best"):
+            raise ValueError(f"eval_prediction={eval_prediction!r} is invalid; allowed: 'mean', 'best'")
         if persistent_posterior and n_train < 1:
             raise ValueError(f"n_train={n_train} is invalid with persistent_posterior=True; "
                              "give the training set size")
@@ -165,6 +168,18 @@ class ODELEBM(L.LightningModule):
         With ``n_chains`` > 1 each sequence runs that many chains from N(0, σ0² I) and keeps
         the one of lowest final energy. x (B, T, ...), t (T,), mask (B, T) -> u (B, U).
         """
+        u, energy = self.infer_chains(x, t, mask, schedule=schedule, u0=u0, n_chains=n_chains,
+                                      generator=generator)
+        return u[torch.arange(u.shape[0], device=u.device), energy.argmin(1)]
+
+    def infer_chains(self, x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor, *,
+                     schedule: LangevinSchedule | None = None, u0: torch.Tensor | None = None,
+                     n_chains: int = 1, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_chains`` independent posterior chains per sequence: u (B, K, U) and their final
+        energies E(u | x) (B, K). Chains start at ``u0`` (B, U) or from N(0, σ0² I)."""
+        if not isinstance(n_chains, int) or n_chains < 1:
+            raise ValueError(f"n_chains={n_chains!r} is invalid; need an integer >= 1")
         schedule = schedule or self.posterior_schedule
         gen = generator or self.rng
         b = x.shape[0]
@@ -176,15 +191,13 @@ class ODELEBM(L.LightningModule):
             u0 = u0.repeat_interleave(n_chains, 0)
         u, info = langevin_from_schedule(lambda v: self.posterior_energy(v, x, t, mask), u0, schedule,
                                          generator=gen, return_info=True)
-        if n_chains > 1:
-            best = info["energy"].view(b, n_chains).argmin(1)
-            u = u.view(b, n_chains, -1)[torch.arange(b, device=u.device), best]
-        return u
+        return u.view(b, n_chains, -1), info["energy"].detach().view(b, n_chains)
 
     @torch.no_grad()
     def predict_trajectory(self, batch: Batch, t_query: torch.Tensor | None = None) -> torch.Tensor:
         """Infer u from the observed points (``mask``), integrate to ``t_query`` (default the
-        batch's t), decode the observation mean: (B, T_query, *obs_shape)."""
+        batch's t), decode the observation mean, averaged over the posterior chains
+        (``eval_prediction``): (B, T_query, *obs_shape)."""
         return self.analyse(batch, t_query)["pred"]
 
     @torch.no_grad()
@@ -199,15 +212,27 @@ class ODELEBM(L.LightningModule):
 
     @torch.no_grad()
     def analyse(self, batch: Batch, t_query: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """One posterior inference (``eval_langevin``, best of ``eval_chains``) serving both
-        prediction and OOD scores: {pred (B, T_query, ...), u (B, U), score_prior [B],
-        score_posterior [B]}."""
+        """One posterior inference (``eval_langevin``, ``eval_chains`` chains per sequence)
+        serving both prediction and OOD scores: {pred (B, T_query, ...), u (B, U) the
+        lowest-energy chain, score_prior [B], score_posterior [B]} (scores at that chain).
+
+        ``eval_prediction="mean"``: pred is the posterior predictive mean
+        E_{p(u | x_obs)}[g(z_t(u))] estimated over the chains, the prediction that minimises the
+        expected squared error; ``"best"``: the decoded lowest-energy chain (a MAP-like point).
+        """
         x_all, t, mask_all = check_batch(batch, self.obs_shape)
         # the unobserved tail carries no likelihood: solving the ODE over it would only cost time
         x, t_obs, mask = observed_window(x_all, t, mask_all)
-        u = self.infer(x, t_obs, mask, schedule=self.eval_schedule, n_chains=self.hparams.eval_chains)
+        chains, energy = self.infer_chains(x, t_obs, mask, schedule=self.eval_schedule,
+                                           n_chains=self.hparams.eval_chains)
+        b, k = energy.shape
+        u = chains[torch.arange(b, device=chains.device), energy.argmin(1)]
         tq = t if t_query is None else t_query.to(t)
-        out = mean_from_output(self.decode(u, tq), self.hparams.likelihood)
+        if self.hparams.eval_prediction == "mean":
+            out = mean_from_output(self.decode(chains.flatten(0, 1), tq), self.hparams.likelihood)
+            out = out.view(b, k, *out.shape[1:]).mean(1)
+        else:
+            out = mean_from_output(self.decode(u, tq), self.hparams.likelihood)
         with torch.enable_grad():  # Lightning may call us under no_grad; energies need none
             post = (self.posterior_energy(u, x, t_obs, mask) / mask.sum(1)).detach()
         return {"pred": out, "u": u, "score_prior": self.prior.energy(u).detach(), "score_posterior": post}
