@@ -29,17 +29,23 @@ from latent_ebm.ode_lebm.sequence import auroc, prediction_errors
 
 RESULTS = Path(__file__).parent / "results"
 
-# Per-dataset sizes for a CPU run; model widths shared by the three models.
+# Per-dataset sizes for a CPU run; model widths and training steps shared by the three models.
+# Bouncing balls trains 200 steps: at 50 every model was still at the mean frame (the latent ODE
+# predicted it; ODE-LEBM fitted the window but had not learned the motion).
+# ODE-LEBM predicts the posterior predictive mean over 8 chains; the latent ODE decodes the mean
+# of q(z0 | x), which scored better for it than averaging 8 samples of q on the probes we ran.
+# Test (and OOD) sets of 100 sequences (64 videos): with 16-40, a dataset's ranking moved with
+# the test draw as much as with the model.
 SETUPS = {
-    "sinusoids": dict(data=dict(n_train=200, n_test=40, train_steps=30, test_steps=60, batch_size=40),
+    "sinusoids": dict(data=dict(n_train=200, n_test=100, train_steps=30, test_steps=60, batch_size=40),
                       model=dict(obs_dim=1, latent_dim=4), steps=100),
-    "lotka_volterra": dict(data=dict(n_train=200, n_test=40, train_steps=30, test_steps=60, batch_size=40,
+    "lotka_volterra": dict(data=dict(n_train=200, n_test=100, train_steps=30, test_steps=60, batch_size=40,
                                      dt=0.2),
                            model=dict(obs_dim=2, latent_dim=4), steps=100),
-    "bouncing_balls": dict(data=dict(n_train=128, n_test=16, train_steps=10, test_steps=20, batch_size=16),
+    "bouncing_balls": dict(data=dict(n_train=128, n_test=64, train_steps=10, test_steps=20, batch_size=16),
                            model=dict(obs="frames", frame_size=16, latent_dim=6, likelihood="bernoulli",
-                                      emission_hidden=32), steps=50),
-    "hopper": dict(data=dict(n_train=200, n_test=40, train_steps=25, test_steps=50, batch_size=40),
+                                      emission_hidden=32), steps=200),
+    "hopper": dict(data=dict(n_train=200, n_test=100, train_steps=25, test_steps=50, batch_size=40),
                    model=dict(obs_dim=14, latent_dim=10, ode_hidden=64, emission_hidden=64), steps=100),
 }
 MODELS = ("ode-lebm", "gaussian-prior", "latent-ode")
@@ -51,7 +57,8 @@ def _model(name: str, setup: dict, n_train: int, seed: int) -> L.LightningModule
         return LatentODEVAE(encoder_hidden=32, lr=3e-3, seed=seed, **kw)
     return ODELEBM(prior="ebm" if name == "ode-lebm" else "gaussian", prior_hidden=64,
                    posterior_langevin=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
-                   eval_langevin=LangevinSchedule(60, 0.1), eval_chains=2, persistent_posterior=True,
+                   eval_langevin=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
+                   persistent_posterior=True,
                    n_train=n_train, generator_lr=3e-3, prior_lr=1e-3, seed=seed, **kw)
 
 
