@@ -3,8 +3,10 @@ graph GA vs random sampling of ZINC, for QED and penalised logP, 3 seeds in one 
 
 Every method gets the same offline data, the first 20k ZINC250k molecules with their property
 values (preloaded into the oracle's cache, so they cost nothing), and the same budget of new
-oracle calls. LPT is pretrained on that set, fine-tuned on (x, y) per property, then shifts:
-design at best + shift, score, keep the top pool, refit. The GA starts from the set's best 100;
+oracle calls. LPT is pretrained on that set, fine-tuned on (x, y) per property, then shifts as the
+released LPT / DSO online loop does: chains start at the latents of the best pool molecules and
+move toward each one's value + shift, the designs are scored, the top pool is kept with its
+latents, and the model refits for one pass over it. The GA starts from the set's best 100;
 random scores unseen ZINC molecules. Reported over the new calls only (PMO-style): top-1/2/3,
 mean of the top-50, top-10 AUC (``metrics.top_k_auc``), and the running top-10 curve.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 
 import numpy as np
@@ -29,7 +32,7 @@ from latent_ebm.lpt_mol.oracles import Oracle
 from latent_ebm.lpt_mol.shift import ShiftConfig, ShiftState, run_shifting
 
 METHODS = ("lpt", "graph-ga", "random")
-SHIFT = {"qed": 0.1, "plogp": 0.5}  # target = best pool value + shift (raw units; LPT code: +0.1)
+SHIFT = {"qed": 0.1, "plogp": 0.5}  # a chain's target = its start molecule's value + shift (raw units; LPT code: +0.1)
 
 
 def _oracle(prop: str, budget: int, known: dict[str, float]) -> Oracle:
@@ -51,7 +54,7 @@ def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, 
         vocab = SelfiesVocab.from_state(model.vocab_state)
         cfg = ShiftConfig(rounds=10**6, per_round=args.per_round, shift=SHIFT[prop], pool_size=2000,
                           refit_steps=args.refit_steps, batch_size=64)
-        state = ShiftState(pool=top[:2000])
+        state = ShiftState(pool=top[:2000])  # latents: inferred by the model for the molecules it starts from
         torch.manual_seed(seed)
         run_shifting(model, vocab, oracle, state, cfg, generator=torch.Generator().manual_seed(seed))
     return oracle
@@ -96,18 +99,25 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--properties", default="qed,plogp")
-    ap.add_argument("--pretrain-steps", type=int, default=400)
+    ap.add_argument("--pretrain-steps", type=int, default=2400)
     ap.add_argument("--finetune-steps", type=int, default=60)
-    ap.add_argument("--per-round", type=int, default=500)
-    ap.add_argument("--refit-steps", type=int, default=8)
+    ap.add_argument("--per-round", type=int, default=80, help="80: 25 rounds at the default budget, as the released loop runs")
+    ap.add_argument("--refit-steps", type=int, default=None, help="default: one pass over the pool a round")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="methods to run; the others' runs are kept from the existing results file "
+                         "(same budget and seeds), marked in its 'reused' entry")
     args = ap.parse_args()
+    methods = args.methods.split(",")
+    if unknown := set(methods) - set(METHODS):
+        raise ValueError(f"--methods has {sorted(unknown)}; allowed: {METHODS}")
     args.dm = labelled_data()
     for prop in args.properties.split(","):
         column = args.dm.hparams.properties.index(prop)
         known = {s: float(y[column]) for s, y in zip(args.dm.smiles, _all_y(args.dm))}
         results: dict = {m: [] for m in METHODS}
         timings: dict = {}
-        for method in METHODS:
+        reused = _reuse(prop, [m for m in METHODS if m not in methods], args, results, timings)
+        for method in methods:
             for seed in range(args.seeds):
                 start = time.perf_counter()
                 oracle = run_method(method, prop, seed, args.budget, known, args)
@@ -124,8 +134,24 @@ def main() -> None:
             "property": prop, "budget": args.budget, "seeds": args.seeds, "offline_labelled": N_LABELLED,
             "offline_top1": offline_best[0], "offline_top50_mean": float(np.mean(offline_best[:50])),
             "per_round": args.per_round, "refit_steps": args.refit_steps, "shift": SHIFT[prop],
-            "model": MODEL, "model_training": info, "table_mean_std": table, "runs": results, "seconds": timings})
+            "model": MODEL, "model_training": info, "table_mean_std": table, "runs": results, "seconds": timings,
+            "reused": reused})
         plot(prop, results, args.budget)
+
+
+def _reuse(prop: str, methods: list[str], args, results: dict, timings: dict) -> dict:
+    """Copy the runs of ``methods`` from the existing results file into ``results``/``timings``."""
+    if not methods:
+        return {}
+    path = png(f"design-{prop}").with_suffix(".json")
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if old.get("budget") != args.budget or old.get("seeds") != args.seeds:
+        raise ValueError(f"--methods leaves out {methods}, but {path} has no runs with budget {args.budget} "
+                         f"and {args.seeds} seeds to reuse; run every method")
+    for m in methods:
+        results[m] = old["runs"][m]
+        timings.update({k: v for k, v in old["seconds"].items() if k.startswith(f"{m}/")})
+    return {m: old.get("reused", {}).get(m, f"{path.name} of an earlier run") for m in methods}
 
 
 def _all_y(dm) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 The pretrained CPU-sized LPT (``_shared.pretrained``) gets a docking property head; the start
 pool is ``--offline`` random ZINC250k molecules docked first (counted in the budget); then rounds
-of design at best + shift, docking, top-pool refit, until ``--budget`` docking calls are spent.
+of design from the best pool molecules' latents at their value + shift, docking, top-pool refit, until
+``--budget`` docking calls are spent (results in the README come from the earlier best + shift loop).
 Every call goes through ``Oracle(DockingOracle(..., negate=True))``: values are -E (kcal/mol),
 K_D = exp(E / RT) in nM (``docking.kd_nm``). Failures are counted by stage, never scored 0.
 This shows the pipeline works; it is far below the paper's scale (about 2,500 dockings a round).

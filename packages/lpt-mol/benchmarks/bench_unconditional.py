@@ -5,7 +5,7 @@ Validity, uniqueness, novelty against the training set and internal diversity (M
 against the data (a figure). The same metrics for a random draw of training molecules give the
 data's own reference values.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_unconditional.py [--n 1000] [--pretrain-steps 400]
+    OMP_NUM_THREADS=1 python benchmarks/bench_unconditional.py [--n 1000] [--pretrain-steps 2400]
 Writes ``results/unconditional-<machine>.json`` and ``.png``.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def plot(gen: dict, data: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--pretrain-steps", type=int, default=400)
+    ap.add_argument("--pretrain-steps", type=int, default=2400)
     ap.add_argument("--top-k", type=int, default=50)
     args = ap.parse_args()
     dm = labelled_data()

@@ -20,11 +20,14 @@ def test_shift_budget_and_resume(zinc_dm, tmp_path):
     cfg = ShiftConfig(rounds=1, per_round=30, refit_steps=2, batch_size=16)
     g = torch.Generator().manual_seed(0)
     state = run_shifting(model, vocab, oracle, ShiftState(pool=[(s, 0.5) for s in zinc_dm.smiles[:20]]), cfg, g)
-    assert state.round == 1 and state.chains.shape == (30, 2, 32)
+    assert state.round == 1 and state.latents and set(state.latents) <= {s for s, _ in state.pool}
+    assert all(z.shape == (2, 32) for z in state.latents.values())
     save_round(tmp_path / "r.pt", model, oracle, state, g)
     o2, g2 = Oracle("qed"), torch.Generator()
     m2, s2 = load_round(tmp_path / "r.pt", o2, g2)
-    assert s2.pool == state.pool and torch.equal(s2.chains, state.chains) and o2.calls == oracle.calls
+    assert s2.pool == state.pool and o2.calls == oracle.calls
+    assert s2.latents.keys() == state.latents.keys()
+    assert all(torch.equal(s2.latents[k], state.latents[k]) for k in state.latents)
     assert all(torch.equal(a, b) for a, b in zip(m2.state_dict().values(), model.state_dict().values()))
     assert torch.equal(g2.get_state(), g.get_state())
     run_shifting(m2, vocab, o2, s2, ShiftConfig(rounds=3, per_round=30, refit_steps=1, batch_size=16), g2)
@@ -41,3 +44,34 @@ def test_ga_beats_random_start_and_respects_budget(zinc_dm):
     init_best = max(Oracle("qed")(start[:50]))
     assert o_ga.top_k(1)[0][1] >= init_best
     assert len({s for _, s, _ in o_ga.history}) == len(o_ga.history)  # no double scoring
+
+
+def test_round_starts_chains_at_pool_latents_with_per_molecule_targets(zinc_dm, monkeypatch):
+    """The LPT / DSO online loop: chains start at the latents of the best pool molecules (cycled),
+    each toward its own value + shift; new molecules enter the pool with the latent they came from."""
+    import latent_ebm.lpt_mol.shift as shift
+
+    model = LPTMol(**TINY, phase="finetune")
+    model.vocab_state = zinc_dm.vocab.state_dict()
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    pool = [("CCO", 0.9), ("c1ccccc1", 0.5), ("CC(=O)O", 0.2)]
+    stored = torch.full((2, 32), 7.0)
+    state = ShiftState(pool=list(pool), latents={"CCO": stored})
+    seen = {}
+
+    def fake_design(model, vocab, target, n, *, schedule, u0, generator):
+        seen.update(target=target.clone(), u0=u0.clone(), schedule=schedule)
+        return ["CCN", "CCCl", "CCO", "not a molecule", "CCCC"], u0 + 1.0
+
+    monkeypatch.setattr(shift, "design", fake_design)
+    cfg = ShiftConfig(per_round=5, shift=0.1, pool_size=4, refit_steps=0)
+    new = shift.shift_round(model, vocab, Oracle("qed"), state, cfg, torch.Generator().manual_seed(0))
+    assert torch.allclose(seen["target"][:, 0], torch.tensor([1.0, 0.6, 0.3, 1.0, 0.6]))
+    assert torch.equal(seen["u0"][0], stored) and torch.equal(seen["u0"][3], stored)
+    assert torch.equal(seen["u0"][1], seen["u0"][4]) and not torch.equal(seen["u0"][1], stored)
+    assert seen["schedule"] == cfg.design_langevin
+    assert len(new) == 4  # the invalid string is not scored
+    assert len(state.pool) == 4 and set(state.latents) == {s for s, _ in state.pool}
+    assert torch.equal(state.latents["CCO"], stored)  # a molecule already pooled keeps its latent
+    if "CCN" in state.latents:
+        assert torch.equal(state.latents["CCN"], seen["u0"][0] + 1.0)

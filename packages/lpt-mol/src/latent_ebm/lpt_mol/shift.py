@@ -1,92 +1,161 @@
-"""Gradual distribution shifting (arXiv 2310.03253, Sec. 3): sample at a shifted target, score
-with the oracle, add to the pool, refit; repeat. Every oracle call goes through ``Oracle``.
+"""Gradual distribution shifting (arXiv 2310.03253, Sec. 3; the online loop of the released
+LPT / DSO code, arXiv 2402.17179): from the latent of each good pool molecule, sample z0 at a
+shifted target (its value + shift), decode, score with the oracle, keep the best of old ∪ new with
+their latents (persistent chains), refit on the pool; repeat. Every oracle call goes through
+``Oracle``.
 """
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from latent_ebm.core.samplers import LangevinSchedule
+
 from .data import SelfiesVocab, TokenDataset, to_selfies
 from .design import design
-from .model import LPTMol
+from .model import LPT_POSTERIOR, LPTMol
 from .oracles import Oracle, canonical
 
-__all__ = ["ShiftConfig", "ShiftState", "load_round", "refit", "run_shifting", "save_round", "shift_round"]
+__all__ = ["ShiftConfig", "ShiftState", "load_round", "pool_latents", "refit", "run_shifting", "save_round",
+           "shift_round"]
+
+# Released LPT / DSO online loop: 2 Langevin steps of 0.3 (noise factor 0.5) from warm starts.
+DSO_DESIGN = LangevinSchedule(n_steps=2, step_size=0.3, noise_scale=0.5)
 
 
 @dataclass
 class ShiftConfig:
+    """Settings of the shifting loop (defaults: the released LPT / DSO loop where it fixes them).
+
+    Each round starts one chain at the latent of each of the best ``per_round`` pool molecules,
+    runs ``design_langevin`` toward that molecule's own value + ``shift`` and decodes.
+    ``refit_steps=None`` refits for one pass over the pool (SGDS and DSO: one epoch a round).
+    """
     rounds: int = 5
     per_round: int = 200      # molecules designed per round
-    shift: float = 0.1        # target = best pool value + shift (raw units; LPT code uses +0.1)
+    shift: float = 0.1        # target of a chain = its start molecule's value + shift (LPT/DSO code: +0.1)
     pool_size: int = 2000     # keep the top pool_size of old ∪ new (SGDS / LPT code)
-    refit_steps: int = 20
+    refit_steps: int | None = None
     batch_size: int = 64
+    design_langevin: LangevinSchedule = DSO_DESIGN
+    infer_langevin: LangevinSchedule = LPT_POSTERIOR  # z0 ~ p(z0 | x, y) of a pool molecule with no latent yet
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "per_round", "pool_size", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid; give an integer >= 1")
+        if self.refit_steps is not None and (not isinstance(self.refit_steps, int) or self.refit_steps < 0):
+            raise ValueError(f"refit_steps={self.refit_steps!r} is invalid; give None (one pass) or an int >= 0")
 
 
 @dataclass
 class ShiftState:
-    """Everything a resumed run needs: the pool, the round, persistent design chains."""
+    """Everything a resumed run needs: the pool, the round, and each pool molecule's latent z0
+    (the chain it was designed from, or its inferred posterior), the persistent design chains."""
     pool: list[tuple[str, float]] = field(default_factory=list)
     round: int = 0
-    chains: torch.Tensor | None = None
+    latents: dict[str, torch.Tensor] = field(default_factory=dict)
     # canonical SMILES -> SELFIES (None: not encodable); derived, so not checkpointed
     encoded: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def state_dict(self) -> dict:
-        return {"pool": list(self.pool), "round": self.round, "chains": self.chains}
+        return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents)}
 
     def load_state_dict(self, s: dict) -> None:
-        self.pool, self.round, self.chains = list(s["pool"]), int(s["round"]), s["chains"]
+        self.pool, self.round, self.latents = list(s["pool"]), int(s["round"]), dict(s["latents"])
 
 
-def _encode_pool(state: ShiftState) -> list[tuple[str, float]]:
-    """(SELFIES, value) of the pool; each molecule is SELFIES-encoded once per run (memoised)."""
-    for s, _ in state.pool:
-        if s not in state.encoded:
-            _, selfies, _ = to_selfies([s])
-            state.encoded[s] = selfies[0] if selfies else None
-    return [(state.encoded[s], v) for s, v in state.pool if state.encoded.get(s) is not None]
+def _encode(state: ShiftState, smiles: str) -> str | None:
+    """SELFIES of a pool molecule, encoded once per run (memoised)."""
+    if smiles not in state.encoded:
+        _, selfies, _ = to_selfies([smiles])
+        state.encoded[smiles] = selfies[0] if selfies else None
+    return state.encoded[smiles]
+
+
+def _pool_tokens(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]]
+                 ) -> tuple[list[int], list[list[int]], list[float]]:
+    """(positions, token rows, values) of the entries the vocabulary can encode; others skipped."""
+    keep, rows, ys = [], [], []
+    for i, (s, v) in enumerate(entries):
+        f = _encode(state, s)
+        if f is None:
+            continue
+        try:
+            rows.append(vocab.encode(f, model.hparams.max_len))
+        except ValueError:  # too long or new tokens
+            continue
+        keep.append(i)
+        ys.append(v)
+    return keep, rows, ys
 
 
 def refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
-    """Fine-tune on (x, y) of the pool for ``cfg.refit_steps`` steps (phase ``finetune``)."""
-    rows, ys = [], []
-    for f, v in _encode_pool(state):
-        try:
-            rows.append(vocab.encode(f, model.hparams.max_len))
-            ys.append([v])
-        except ValueError:  # too long or new tokens: skipped
-            continue
+    """Fine-tune on (x, y) of the pool (phase ``finetune``): ``cfg.refit_steps`` steps, or one
+    pass over the pool when it is None (SGDS / DSO: one epoch a round)."""
+    _, rows, ys = _pool_tokens(model, vocab, state, state.pool)
     if not rows:
         return
-    ds = TokenDataset(torch.tensor(rows), torch.tensor(ys, dtype=torch.float32))
-    trainer = L.Trainer(max_steps=cfg.refit_steps, logger=False, enable_checkpointing=False,
+    steps = cfg.refit_steps if cfg.refit_steps is not None else math.ceil(len(rows) / cfg.batch_size)
+    if steps == 0:
+        return
+    ds = TokenDataset(torch.tensor(rows), torch.tensor(ys, dtype=torch.float32)[:, None])
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, inference_mode=False)
     model.hparams.phase = "finetune"
     model.train()
     trainer.fit(model, DataLoader(ds, batch_size=cfg.batch_size, shuffle=True))
 
 
+def pool_latents(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]],
+                 cfg: ShiftConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z0 of each entry (len, N, d): its stored latent, else z0 ~ p(z0 | x, y) by the model's
+    posterior Langevin (``cfg.infer_langevin``), else (not encodable) N(0, I)."""
+    missing = [(s, v) for s, v in entries if s not in state.latents]
+    if missing:
+        keep, rows, ys = _pool_tokens(model, vocab, state, missing)
+        for s, _ in missing:
+            state.latents[s] = torch.randn(model.latent_shape, generator=generator)
+        for lo in range(0, len(rows), 256):
+            x = {"x": torch.tensor(rows[lo:lo + 256])}
+            y = torch.tensor(ys[lo:lo + 256], dtype=torch.float32)[:, None]
+            u = model.infer_xy(x, y, schedule=cfg.infer_langevin, generator=generator).detach()
+            for j, i in enumerate(keep[lo:lo + 256]):
+                state.latents[missing[i][0]] = u[j]
+    return torch.stack([state.latents[s] for s, _ in entries])
+
+
 def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
                 generator: torch.Generator | None = None) -> list[tuple[str, float]]:
-    """One round: design at best + shift, score, merge into the top-``pool_size`` pool, refit."""
+    """One round (LPT / DSO code): a chain from the latent of each of the best pool molecules
+    (cycled when the pool is smaller than the round), Langevin on p(z0 | y_i + shift), decode,
+    score, merge into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
     n = cfg.per_round if oracle.remaining is None else min(cfg.per_round, oracle.remaining)
     if n <= 0:
         return []
-    best = max((v for _, v in state.pool), default=0.0)
-    u0 = state.chains[:n] if state.chains is not None and len(state.chains) >= n else None
-    smiles, u = design(model, vocab, [best + cfg.shift], n, u0=u0, generator=generator)
+    if not state.pool:
+        raise ValueError("state.pool is empty; shifting starts from scored molecules (smiles, value)")
+    starts = [state.pool[i % len(state.pool)] for i in range(n)]
+    u0 = pool_latents(model, vocab, state, starts, cfg, generator)
+    target = torch.tensor([[v + cfg.shift] for _, v in starts], dtype=torch.float32)
+    smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, u0=u0, generator=generator)
     scores = oracle(smiles)
-    new = [(canonical(s), v) for s, v in zip(smiles, scores) if v is not None]
+    new = []
+    for s, v, z in zip(smiles, scores, u.detach()):
+        c = canonical(s) if v is not None else None
+        if c is not None:
+            new.append((c, v))
+            state.latents.setdefault(c, z)
     merged = dict(state.pool)
-    merged.update({s: v for s, v in new})
+    merged.update(new)
     state.pool = sorted(merged.items(), key=lambda t: -t[1])[: cfg.pool_size]
-    state.chains = u
+    kept = {s for s, _ in state.pool}
+    state.latents = {s: z for s, z in state.latents.items() if s in kept}
     refit(model, vocab, state, cfg)
     state.round += 1
     return new
