@@ -33,7 +33,7 @@ RESULTS = Path(__file__).parent / "results"
 # Bouncing balls trains 200 steps: at 50 every model was still at the mean frame (the latent ODE
 # predicted it; ODE-LEBM fitted the window but had not learned the motion).
 # ODE-LEBM predicts the posterior predictive mean over 8 chains; the latent ODE decodes the mean
-# of q(z0 | x), which scored better for it than averaging 8 samples of q on the probes we ran.
+# of q(z0 | x), which scored better for it than averaging 8 samples of q (probe_prediction.py).
 # Test (and OOD) sets of 100 sequences (64 videos): with 16-40, a dataset's ranking moved with
 # the test draw as much as with the model.
 SETUPS = {
