@@ -21,9 +21,15 @@ RESULTS = Path(__file__).parent / "results"
 # A CPU-sized LPT: the paper's architecture (4 latent vectors through a 1-d UNet prior, a GPT
 # cross-attending to them, property MLPs 100-100) made narrow enough for 2 CPU cores: latents of
 # width 16 (paper 256), UNet base 8 with multipliers (1, 2) (paper 16, (1, 2, 4, 8)), width 64
-# and 2 layers (paper 256, 3), and 3 posterior Langevin steps during learning (paper 15).
+# and 2 layers (paper 256, 3), and 3 posterior Langevin steps of size 1.0 during learning (paper
+# 15 of 0.3). With 3 steps of 0.3 the chains barely leave their N(0, I) starts (drift 0.045 x the
+# gradient a step against noise 0.15 a coordinate) and the decoder learned to ignore z: held-out
+# token CE at posterior latents equalled that at prior latents (probe_latent_usage.py, gap 0.000
+# after 900 steps, fresh or persistent chains). 3 steps of 1.0 travel further than the paper's 15 of
+# 0.3 (drift 1.5 vs 0.68 x the gradient) at a fifth of the cost, and the gap opens (0.115 nats a
+# token after 300 steps).
 MODEL = dict(n_latent=4, latent_dim=16, unet_base=8, unet_multipliers=(1, 2), d_model=64, n_layers=2,
-             n_heads=4, seed=0, posterior={"n_steps": 3, "step_size": 0.3, "noise_scale": 0.5})
+             n_heads=4, seed=0, posterior={"n_steps": 3, "step_size": 1.0, "noise_scale": 0.5})
 PROPERTIES = ("qed", "plogp")
 N_LABELLED = 20_000       # the first 20k ZINC250k molecules: the offline data every method is given
 

@@ -91,3 +91,29 @@ def test_docking_targets_round_trip():
     t = to_target(y, ("esr1", "acaa1"))
     assert torch.allclose(t, torch.tensor([[torch.log1p(torch.tensor(9.5)), 7.0 / 20]]))
     assert torch.allclose(from_target(t, ("esr1", "acaa1")), y)
+
+
+def test_persistent_chains_warm_start_and_checkpoint(zinc_dm, tmp_path):
+    """persistent_posterior=True: each example's chain starts where its last visit ended, and the
+    chains travel in the checkpoint."""
+    n = len(zinc_dm.train_set)
+    torch.manual_seed(0)
+    model = LPTMol(**{**TINY, "posterior": {"n_steps": 1, "step_size": 1e-4, "noise_scale": 0.5}},
+                   persistent_posterior=True, n_examples=n)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(zinc_dm.train_set, range(32)), batch_size=32)
+    stored = torch.full((n, *model.latent_shape), 2.5)
+    model.chains.update(torch.arange(n), stored)
+    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(model, train_dataloaders=loader)
+    seen = torch.arange(32)
+    # one step of size 1e-4 barely moves a chain: it must still be near its stored start, not N(0, I)
+    assert torch.allclose(model.chains.chains[seen], stored[seen], atol=1e-2)
+    model.chains.update(seen, torch.zeros(len(seen), *model.latent_shape))
+    path = tmp_path / "p.ckpt"
+    trainer.save_checkpoint(path)
+    back = LPTMol.load_from_checkpoint(path)
+    assert torch.equal(back.chains.chains, model.chains.chains)
+    assert torch.equal(back.chains.seen, model.chains.seen)
+    with pytest.raises(ValueError, match="n_examples="):
+        LPTMol(**TINY, persistent_posterior=True)

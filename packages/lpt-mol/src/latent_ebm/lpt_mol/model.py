@@ -99,7 +99,8 @@ class LPTMol(LatentEBMModule):
     ) -> None:
         # TODO(core): LatentEBMModule reads its own args from hparams, so a subclass must repeat them.
         super().__init__(posterior=posterior, eval_posterior=eval_posterior, generator_lr=generator_lr,
-                         betas=betas, grad_clip=grad_clip, seed=seed)
+                         betas=betas, grad_clip=grad_clip, seed=seed,
+                         persistent_posterior=persistent_posterior, n_examples=n_examples)
         self.save_hyperparameters()
         if phase not in ("pretrain", "finetune"):
             raise ValueError(f"phase={phase!r} is not allowed; use 'pretrain' or 'finetune'")
@@ -153,17 +154,19 @@ class LPTMol(LatentEBMModule):
 
     # ---- posterior -------------------------------------------------------------------------------
     def infer_xy(self, x: dict, y: Tensor | None, *, schedule: LangevinSchedule | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+                 generator: torch.Generator | None = None, u0: Tensor | None = None) -> Tensor:
         """z0 ~ p(z0 | x, y): per step, Langevin on -log p(x|U(z0)) + |z0|²/2, then (with y) a
-        gradient step on lambda * property energy (LPT code ``infer_z``; noise factor 0.5)."""
+        gradient step on lambda * property energy (LPT code ``infer_z``; noise factor 0.5).
+        Chains start at ``u0`` when given (warm starts), else at N(0, I)."""
         s = schedule or self.posterior_schedule
         g = generator or self.rng
         if torch.is_inference_mode_enabled():
             with torch.inference_mode(False):
                 x = {k: v.clone() if torch.is_tensor(v) else v for k, v in x.items()}
                 y = None if y is None else y.clone()
-                return self.infer_xy(x, y, schedule=schedule, generator=g)
-        u = self.initial_latents(self.batch_size_of(x), generator=g)
+                u0 = None if u0 is None else u0.clone()
+                return self.infer_xy(x, y, schedule=schedule, generator=g, u0=u0)
+        u = self.initial_latents(self.batch_size_of(x), generator=g) if u0 is None else u0.detach()
         was_training = self.training
         self.eval()
         for _ in range(s.n_steps):
@@ -185,8 +188,16 @@ class LPTMol(LatentEBMModule):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         finetune = self.hparams.phase == "finetune"
         y = batch["y"] if finetune else None
-        u = self.infer_xy(batch, y)
+        chains = self.chains
+        u0 = None
+        if chains is not None:
+            if batch.get("index") is None:
+                raise ValueError("persistent_posterior=True needs example indices: batches as {'x', 'y', 'index'}")
+            u0 = chains.starts(batch["index"], self.initial_latents(self.batch_size_of(batch)))
+        u = self.infer_xy(batch, y, u0=u0)
         self._langevin_calls += 1
+        if chains is not None:
+            chains.update(batch["index"], u, self._gather())
         z = self.prior.transform(u)
         ce, mask = self.token_nll(batch["x"], z)
         nll = (ce * mask).sum() / mask.sum()  # token-mean CE (LPT code)
