@@ -13,7 +13,7 @@ import argparse
 import time
 
 import torch
-from _shared import MODEL, PROPERTIES, _trainer, labelled_data, write
+from _shared import MODEL, PROPERTIES, _trainer, labelled_data, pretrained, write
 
 from latent_ebm.lpt_mol import LPTMol
 from latent_ebm.lpt_mol.model import LPT_POSTERIOR
@@ -32,9 +32,15 @@ def main() -> None:
     ap.add_argument("--train-step-size", type=float, default=0.3)
     ap.add_argument("--persistent", action="store_true", help="warm-start each example's chain (core ExampleChains)")
     ap.add_argument("--n-eval", type=int, default=256)
+    ap.add_argument("--benchmark-model", action="store_true",
+                    help="measure the cached pretrained model of the benchmarks (_shared.MODEL, --steps) instead")
     args = ap.parse_args()
     torch.set_num_threads(1)
     dm = labelled_data()
+    if args.benchmark_model:
+        model, info = pretrained(dm, args.steps)
+        measure(model, dm, args, f"benchmark-model-{args.steps}", {"model": MODEL, "model_training": info})
+        return
     torch.manual_seed(0)
     model = LPTMol(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain",
                    **{**MODEL, "posterior": {**MODEL["posterior"], "n_steps": args.train_posterior_steps,
@@ -43,6 +49,14 @@ def main() -> None:
     start = time.perf_counter()
     _trainer(args.steps).fit(model, train_dataloaders=dm.train_dataloader())
     train_s = time.perf_counter() - start
+    tag = (f"{args.steps}-k{args.train_posterior_steps}-s{args.train_step_size:g}"
+           f"{'-persistent' if args.persistent else ''}")
+    measure(model, dm, args, tag, {"steps": args.steps, "train_posterior_steps": args.train_posterior_steps,
+                                   "train_step_size": args.train_step_size, "persistent": args.persistent,
+                                   "train_s": train_s})
+
+
+def measure(model: LPTMol, dm, args, tag: str, info: dict) -> None:
     model.eval()
     g = torch.Generator().manual_seed(1)
     rows = {}
@@ -56,12 +70,7 @@ def main() -> None:
             rows[split]["ce_persistent_chain"] = token_ce(model, batch, model.chains.chains[idx])
         rows[split]["gap"] = rows[split]["ce_prior"] - rows[split]["ce_posterior"]
         print(split, rows[split], flush=True)
-    tag = (f"{args.steps}-k{args.train_posterior_steps}-s{args.train_step_size:g}"
-           f"{'-persistent' if args.persistent else ''}")
-    write(f"latent-usage-{tag}", {"steps": args.steps, "train_posterior_steps": args.train_posterior_steps,
-                                  "train_step_size": args.train_step_size,
-                                  "persistent": args.persistent, "train_s": train_s, "token_ce": rows,
-                                  "eval_posterior": vars(LPT_POSTERIOR)})
+    write(f"latent-usage-{tag}", {**info, "token_ce": rows, "eval_posterior": vars(LPT_POSTERIOR)})
 
 
 if __name__ == "__main__":
