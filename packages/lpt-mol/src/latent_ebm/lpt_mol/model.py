@@ -188,16 +188,10 @@ class LPTMol(LatentEBMModule):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         finetune = self.hparams.phase == "finetune"
         y = batch["y"] if finetune else None
-        chains = self.chains
-        u0 = None
-        if chains is not None:
-            if batch.get("index") is None:
-                raise ValueError("persistent_posterior=True needs example indices: batches as {'x', 'y', 'index'}")
-            u0 = chains.starts(batch["index"], self.initial_latents(self.batch_size_of(batch)))
-        u = self.infer_xy(batch, y, u0=u0)
+        _, idx = self.split_batch(batch)
+        u = self.infer_xy(batch, y, u0=self.posterior_starts(self.batch_size_of(batch), idx))
         self._langevin_calls += 1
-        if chains is not None:
-            chains.update(batch["index"], u, self._gather())
+        self.store_posterior(idx, u)
         z = self.prior.transform(u)
         ce, mask = self.token_nll(batch["x"], z)
         nll = (ce * mask).sum() / mask.sum()  # token-mean CE (LPT code)

@@ -192,25 +192,32 @@ class LatentEBMModule(SeededModule):
         trainer = self._trainer
         return self.all_gather if trainer is not None and trainer.world_size > 1 else None
 
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        x, idx = self.split_batch(batch)
-        b = self.batch_size_of(x)
+    def posterior_starts(self, b: int, idx: Tensor | None) -> Tensor:
+        """Starts of a training batch's posterior chains, (b, *shape): draws from p_0, or where
+        each example's persistent chain stopped on its last visit (``persistent_posterior``)."""
         chains = self.chains
         if idx is None and (chains is not None or self.hparams.init_noise == "example"):
             raise ValueError(
                 "persistent_posterior=True and init_noise='example' need example indices: give "
                 "batches as (x, index) or {'x': ..., 'index': ...}"
             )
-        post_diag, prior_diag = Diagnostics(), Diagnostics()
         u0 = self.initial_latents(b, idx=idx)
-        if chains is not None:
-            u0 = chains.starts(idx, u0)
-        u_post = self.infer(x, u0=u0, diagnostics=post_diag)
+        return u0 if chains is None else chains.starts(idx, u0)
+
+    def store_posterior(self, idx: Tensor | None, u: Tensor) -> None:
+        """Keep each example's posterior sample as its chain's next start (persistent chains only)."""
+        if self.chains is not None:
+            self.chains.update(idx, u, self._gather())
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x, idx = self.split_batch(batch)
+        b = self.batch_size_of(x)
+        post_diag, prior_diag = Diagnostics(), Diagnostics()
+        u_post = self.infer(x, u0=self.posterior_starts(b, idx), diagnostics=post_diag)
         ebm = is_energy_prior(self.prior)
         u_prior = self.sample_prior(b, idx=idx, diagnostics=prior_diag) if ebm else None
         self._langevin_calls += 1
-        if chains is not None:
-            chains.update(idx, u_post, self._gather())
+        self.store_posterior(idx, u_post)
 
         nll = -self.log_likelihood(x, self.prior.transform(u_post)).mean()  # -delta_beta objective
         loss = nll
