@@ -17,22 +17,36 @@ def _load(name: str, machine: str) -> dict | None:
 
 
 def unconditional(d: dict) -> str:
-    rows = ["| samples | validity | uniqueness | novelty | IntDiv1 | mean QED | mean SA | mean PlogP |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| samples | validity | uniqueness | novelty | IntDiv1 | mean QED | mean SA | mean PlogP | "
+            "heavy atoms | rings | aromatic rings | with a ring > 6 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in (("lpt", "LPT, z0 ~ N(0, I)"), ("training_sample", "ZINC training sample")):
         m, p = d[key], d["property_mean"][key]
         rows.append(f"| {label} | {m['validity']:.3f} | {m['uniqueness']:.3f} | {m['novelty']:.3f} | "
-                    f"{m['internal_diversity']:.3f} | {p['qed']:.3f} | {p['sa']:.2f} | {p['plogp']:.2f} |")
+                    f"{m['internal_diversity']:.3f} | {p['qed']:.3f} | {p['sa']:.2f} | {p['plogp']:.2f} | "
+                    f"{m['heavy_atoms']:.1f} | {m['rings']:.2f} | {m['aromatic_rings']:.2f} | {m['share_ring_gt6']:.2f} |")
     return "\n".join(rows)
 
 
 def design(d: dict) -> str:
-    rows = [f"| {d['property']} (budget {d['budget']}, {d['seeds']} seeds) | top-1 | top-2 | top-3 | "
+    decoding = f", LPT top-k {d['top_k']}, T {d['temperature']:g}" if "top_k" in d else ""
+    rings = f", rings {d['ring_sizes']}" if d.get("ring_sizes") else ""
+    rows = [f"| {d['property']} (budget {d['budget']}, {d['seeds']} seeds{decoding}{rings}) | top-1 | top-2 | top-3 | "
             "mean top-50 | top-10 AUC |", "|---|---|---|---|---|---|"]
     for method, t in d["table_mean_std"].items():
         cells = " | ".join(f"{t[k][0]:.3f} ± {t[k][1]:.3f}" for k in ("top1", "top2", "top3", "top50_mean", "top10_auc"))
         rows.append(f"| {method} | {cells} |")
     rows.append(f"| offline set (given, not counted) | {d['offline_top1']:.3f} | | | {d['offline_top50_mean']:.3f} | |")
+    return "\n".join(rows)
+
+
+def design_rounds(d: dict) -> str:
+    rows = [f"| round (top-k {d['top_k']}, T {d['temperature']:g}, refit {d['refit_steps'] or 'one pass'}, "
+            f"rings {d['ring_sizes'] or 'any'}) | start mean | design mean | design max | rejected | "
+            "aromatic rings | with a ring > 6 |", "|---|---|---|---|---|---|---|"]
+    for r in d["rounds"]:
+        st = r["structure"]
+        rows.append(f"| {r['round']} | {r['start_mean']:.3f} | {r['design_mean']:.3f} | {r['design_max']:.3f} | "
+                    f"{r.get('ring_filter_rejected', 0)} | {st['aromatic_rings']:.2f} | {st['share_ring_gt6']:.2f} |")
     return "\n".join(rows)
 
 
@@ -51,8 +65,11 @@ def main() -> None:
     args = ap.parse_args()
     if d := _load("unconditional", args.machine):
         print(unconditional(d), end="\n\n")
-    for prop in ("qed", "plogp"):
-        if (d := _load(f"design-{prop}", args.machine)) and d["runs"]["lpt"]:
+    for path in sorted(RESULTS.glob(f"design-*-{args.machine}.json")):
+        d = json.loads(path.read_text())
+        if path.name.startswith("design-rounds-"):
+            print(design_rounds(d), end="\n\n")
+        elif d["runs"]["lpt"]:
             print(design(d), end="\n\n")
     if d := _load("docking-esr1", args.machine):
         print(docking(d))

@@ -7,10 +7,14 @@ oracle calls. LPT is pretrained on that set, fine-tuned on (x, y) per property, 
 released LPT / DSO online loop does: chains start at the latents of the best pool molecules and
 move toward each one's value + shift, the designs are scored, the top pool is kept with its
 latents, and the model refits for one pass over it. The GA starts from the set's best 100;
-random scores unseen ZINC molecules. Reported over the new calls only (PMO-style): top-1/2/3,
+random scores unseen ZINC molecules. Every method proposes only molecules whose rings all have 5
+or 6 atoms (the released loop's filter, ``filters.ring_sizes_ok``; applied to the baselines too,
+so all search one space; ``--ring-sizes none`` turns it off); a rejected proposal costs no call.
+Reported over the new calls only (PMO-style): top-1/2/3,
 mean of the top-50, top-10 AUC (``metrics.top_k_auc``), and the running top-10 curve.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_design.py [--properties qed,plogp] [--budget 2000] [--seeds 3]
+        [--ring-sizes 5,6] [--top-k 50] [--temperature 1.0]
 Writes ``results/design-<property>-<machine>.json`` and ``.png`` per property (so the properties
 can run as parallel processes once ``bench_unconditional.py`` has cached the pretrained model).
 """
@@ -26,6 +30,7 @@ import torch
 from _shared import MODEL, N_LABELLED, finetuned, labelled_data, png, write
 
 from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
+from latent_ebm.lpt_mol.filters import ring_sizes_ok
 from latent_ebm.lpt_mol.ga import graph_ga, random_baseline
 from latent_ebm.lpt_mol.metrics import running_top_k, top_k_auc
 from latent_ebm.lpt_mol.oracles import Oracle
@@ -41,23 +46,29 @@ def _oracle(prop: str, budget: int, known: dict[str, float]) -> Oracle:
     return oracle
 
 
-def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, float], args) -> Oracle:
+def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, float], args
+               ) -> tuple[Oracle, dict]:
+    """Run one method; returns its oracle and what else the run reports."""
     oracle = _oracle(prop, budget, known)
     top = sorted(known.items(), key=lambda t: -t[1])
+    keep = None if args.ring_sizes is None else (lambda s: ring_sizes_ok(s, args.ring_sizes))
     if method == "random":
-        random_baseline(oracle, load_smiles("zinc250k"), seed=seed)
+        random_baseline(oracle, load_smiles("zinc250k"), seed=seed, keep=keep)
     elif method == "graph-ga":
-        graph_ga(oracle, [s for s, _ in top[:100]], population=100, offspring=100, seed=seed)
+        start = [s for s, _ in top if keep is None or keep(s)][:100]
+        graph_ga(oracle, start, population=100, offspring=100, seed=seed, keep=keep)
     else:
         model, _ = finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)
         model = copy.deepcopy(model)
         vocab = SelfiesVocab.from_state(model.vocab_state)
         cfg = ShiftConfig(rounds=10**6, per_round=args.per_round, shift=SHIFT[prop], pool_size=2000,
-                          refit_steps=args.refit_steps, batch_size=64)
+                          refit_steps=args.refit_steps, batch_size=64, ring_sizes=args.ring_sizes,
+                          top_k=args.top_k, temperature=args.temperature)
         state = ShiftState(pool=top[:2000])  # latents: inferred by the model for the molecules it starts from
         torch.manual_seed(seed)
         run_shifting(model, vocab, oracle, state, cfg, generator=torch.Generator().manual_seed(seed))
-    return oracle
+        return oracle, {"ring_filter_rejected": state.rejected, "rounds": state.round}
+    return oracle, {}
 
 
 def summarise(oracle: Oracle, budget: int) -> dict:
@@ -72,7 +83,13 @@ def summarise(oracle: Oracle, budget: int) -> dict:
             "curve_top10": running_top_k(scores, 10)[99::100].tolist() if scores else []}
 
 
-def plot(prop: str, by_method: dict, budget: int) -> None:
+def result_name(prop: str, args) -> str:
+    """``design-<property>``, with the decoding settings appended when they are not the released loop's."""
+    default = (args.top_k, args.temperature) == (50, 1.0)
+    return f"design-{prop}" + ("" if default else f"-k{args.top_k}-t{args.temperature:g}")
+
+
+def plot(name: str, prop: str, by_method: dict, budget: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +108,7 @@ def plot(prop: str, by_method: dict, budget: int) -> None:
     ax.title.set_fontsize(9)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(png(f"design-{prop}"), dpi=110)
+    fig.savefig(png(name), dpi=110)
 
 
 def main() -> None:
@@ -103,10 +120,16 @@ def main() -> None:
     ap.add_argument("--finetune-steps", type=int, default=60)
     ap.add_argument("--per-round", type=int, default=80, help="80: 25 rounds at the default budget, as the released loop runs")
     ap.add_argument("--refit-steps", type=int, default=None, help="default: one pass over the pool a round")
+    ap.add_argument("--top-k", type=int, default=50, help="LPT decoding (released loop: 50)")
+    ap.add_argument("--temperature", type=float, default=1.0,
+                    help="LPT decoding (released loop: 1); other settings write design-<property>-k<k>-t<T>")
+    ap.add_argument("--ring-sizes", default="5,6",
+                    help="ring sizes a proposal may have (released loop: 5,6); 'none' turns the filter off")
     ap.add_argument("--methods", default=",".join(METHODS),
                     help="methods to run; the others' runs are kept from the existing results file "
                          "(same budget and seeds), marked in its 'reused' entry")
     args = ap.parse_args()
+    args.ring_sizes = None if args.ring_sizes == "none" else tuple(int(k) for k in args.ring_sizes.split(","))
     methods = args.methods.split(",")
     if unknown := set(methods) - set(METHODS):
         raise ValueError(f"--methods has {sorted(unknown)}; allowed: {METHODS}")
@@ -120,9 +143,9 @@ def main() -> None:
         for method in methods:
             for seed in range(args.seeds):
                 start = time.perf_counter()
-                oracle = run_method(method, prop, seed, args.budget, known, args)
+                oracle, extra = run_method(method, prop, seed, args.budget, known, args)
                 timings[f"{method}/{seed}"] = time.perf_counter() - start
-                r = summarise(oracle, args.budget)
+                r = {**summarise(oracle, args.budget), **extra}
                 results[method].append(r)
                 print(f"{prop} {method} seed {seed}: top1 {r['top1']:.3f} top50 {r['top50_mean']:.3f} "
                       f"auc10 {r['top10_auc']:.3f} ({timings[f'{method}/{seed}']:.0f} s)", flush=True)
@@ -130,24 +153,26 @@ def main() -> None:
                      for k in ("top1", "top2", "top3", "top50_mean", "top10_auc")} for m, runs in results.items()}
         _, info = finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)
         offline_best = sorted(known.values(), reverse=True)
-        write(f"design-{prop}", {
+        write(result_name(prop, args), {
             "property": prop, "budget": args.budget, "seeds": args.seeds, "offline_labelled": N_LABELLED,
             "offline_top1": offline_best[0], "offline_top50_mean": float(np.mean(offline_best[:50])),
             "per_round": args.per_round, "refit_steps": args.refit_steps, "shift": SHIFT[prop],
+            "ring_sizes": args.ring_sizes, "top_k": args.top_k, "temperature": args.temperature,
             "model": MODEL, "model_training": info, "table_mean_std": table, "runs": results, "seconds": timings,
             "reused": reused})
-        plot(prop, results, args.budget)
+        plot(result_name(prop, args), prop, results, args.budget)
 
 
 def _reuse(prop: str, methods: list[str], args, results: dict, timings: dict) -> dict:
     """Copy the runs of ``methods`` from the existing results file into ``results``/``timings``."""
     if not methods:
         return {}
-    path = png(f"design-{prop}").with_suffix(".json")
+    path = png(result_name(prop, args)).with_suffix(".json")
     old = json.loads(path.read_text()) if path.exists() else {}
-    if old.get("budget") != args.budget or old.get("seeds") != args.seeds:
-        raise ValueError(f"--methods leaves out {methods}, but {path} has no runs with budget {args.budget} "
-                         f"and {args.seeds} seeds to reuse; run every method")
+    rings = None if args.ring_sizes is None else list(args.ring_sizes)  # as JSON holds it
+    if (old.get("budget"), old.get("seeds"), old.get("ring_sizes")) != (args.budget, args.seeds, rings):
+        raise ValueError(f"--methods leaves out {methods}, but {path} has no runs with budget {args.budget}, "
+                         f"{args.seeds} seeds and ring sizes {args.ring_sizes} to reuse; run every method")
     for m in methods:
         results[m] = old["runs"][m]
         timings.update({k: v for k, v in old["seconds"].items() if k.startswith(f"{m}/")})

@@ -6,6 +6,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from latent_ebm.lpt_mol.metrics import (
     internal_diversity,
     novelty,
+    ring_structure,
     running_top_k,
     top_k_auc,
     uniqueness,
@@ -28,6 +29,16 @@ def test_internal_diversity_two_molecules():
     # full 2x2 matrix with unit diagonal: mean = (2 + 2 sim) / 4
     assert internal_diversity([a, b, a]) == pytest.approx(1 - (2 + 2 * sim) / 4)
     assert internal_diversity([a, a]) == 0.0
+
+
+def test_ring_structure_by_hand():
+    # benzene: 6 heavy atoms, 1 aromatic ring; cyclooctane: 8 atoms, 1 ring > 6; naphthalene:
+    # 10 atoms, 2 aromatic rings; ethanol: 3 atoms, no ring; the unparseable string is skipped
+    r = ring_structure(["c1ccccc1", "C1CCCCCCC1", "c1ccc2ccccc2c1", "CCO", "C1CC("])
+    assert r == pytest.approx({"heavy_atoms": 27 / 4, "rings": 4 / 4, "aromatic_rings": 3 / 4,
+                               "share_ring_gt6": 1 / 4})
+    with pytest.raises(ValueError, match="smiles"):
+        ring_structure(["C1CC("])
 
 
 def test_running_top_k():

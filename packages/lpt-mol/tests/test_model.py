@@ -28,6 +28,21 @@ def test_random_z_decodes_valid(zinc_dm):
     assert all(Chem.MolFromSmiles(s) is not None for s in smiles)
 
 
+def test_design_temperature_zero_is_greedy(zinc_dm):
+    """Temperature 0 decodes the argmax token, so it equals top-1 sampling whatever the RNG."""
+    torch.manual_seed(0)
+    model = LPTMol(**TINY, properties=("qed",), phase="finetune")
+    vocab = SelfiesVocab.from_state(zinc_dm.vocab.state_dict())
+    u0 = torch.randn(8, *model.latent_shape)
+    kw = dict(schedule=LangevinSchedule(0, 0.3), u0=u0)
+    greedy, _ = design(model, vocab, [0.9], 8, temperature=0.0, generator=torch.Generator().manual_seed(1), **kw)
+    top1, _ = design(model, vocab, [0.9], 8, top_k=1, generator=torch.Generator().manual_seed(2), **kw)
+    sampled, _ = design(model, vocab, [0.9], 8, top_k=50, generator=torch.Generator().manual_seed(2), **kw)
+    assert greedy == top1 and sampled != greedy
+    with pytest.raises(ValueError, match="temperature="):
+        design(model, vocab, [0.9], 8, temperature=-1.0, **kw)
+
+
 def test_property_term_moves_prediction(zinc_dm):
     torch.manual_seed(0)
     model = LPTMol(**TINY, properties=("qed",), phase="finetune", prop_precision=1.0, prop_coefficient=50.0)

@@ -1,4 +1,5 @@
 """Shifting loop budget and mid-run resume; GA and random baselines under a budget."""
+import pytest
 import torch
 
 from latent_ebm.lpt_mol import LPTMol
@@ -59,19 +60,71 @@ def test_round_starts_chains_at_pool_latents_with_per_molecule_targets(zinc_dm, 
     state = ShiftState(pool=list(pool), latents={"CCO": stored})
     seen = {}
 
-    def fake_design(model, vocab, target, n, *, schedule, u0, generator):
-        seen.update(target=target.clone(), u0=u0.clone(), schedule=schedule)
+    def fake_design(model, vocab, target, n, *, schedule, top_k, temperature, u0, generator):
+        seen.update(target=target.clone(), u0=u0.clone(), schedule=schedule, top_k=top_k, temperature=temperature)
         return ["CCN", "CCCl", "CCO", "not a molecule", "CCCC"], u0 + 1.0
 
     monkeypatch.setattr(shift, "design", fake_design)
-    cfg = ShiftConfig(per_round=5, shift=0.1, pool_size=4, refit_steps=0)
+    cfg = ShiftConfig(per_round=5, shift=0.1, pool_size=4, refit_steps=0, top_k=5, temperature=0.7, ring_sizes=None)
     new = shift.shift_round(model, vocab, Oracle("qed"), state, cfg, torch.Generator().manual_seed(0))
     assert torch.allclose(seen["target"][:, 0], torch.tensor([1.0, 0.6, 0.3, 1.0, 0.6]))
     assert torch.equal(seen["u0"][0], stored) and torch.equal(seen["u0"][3], stored)
     assert torch.equal(seen["u0"][1], seen["u0"][4]) and not torch.equal(seen["u0"][1], stored)
     assert seen["schedule"] == cfg.design_langevin
+    assert (seen["top_k"], seen["temperature"]) == (5, 0.7)  # the round decodes with the config's settings
     assert len(new) == 4  # the invalid string is not scored
     assert len(state.pool) == 4 and set(state.latents) == {s for s, _ in state.pool}
     assert torch.equal(state.latents["CCO"], stored)  # a molecule already pooled keeps its latent
     if "CCN" in state.latents:
         assert torch.equal(state.latents["CCN"], seen["u0"][0] + 1.0)
+
+
+@pytest.mark.parametrize("bad", [dict(temperature=-0.5), dict(top_k=0), dict(per_round=0), dict(refit_steps=-1),
+                                 dict(ring_sizes=(2, 6)), dict(ring_sizes=()), dict(resample=-1)])
+def test_shift_config_rejects_bad_values(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f"{name}="):
+        ShiftConfig(**bad)
+
+
+def test_ring_filter_redecodes_then_drops(zinc_dm, monkeypatch):
+    """Designs with a ring outside (5, 6) are decoded again from their own latent; those still
+    failing after ``resample`` tries are dropped unscored and counted (released loop, step c)."""
+    from latent_ebm.lpt_mol import shift
+
+    torch.manual_seed(0)
+    model = LPTMol(**TINY, phase="finetune")
+    model.vocab_state = zinc_dm.vocab.state_dict()
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    state = ShiftState(pool=[("CCO", 0.9), ("CCN", 0.8), ("CCC", 0.7)])
+    latent = {i: torch.full((2, 32), float(i)) for i in range(3)}
+    monkeypatch.setattr(shift, "design", lambda *a, **k: (["C1CCCCCCC1", "c1ccccc1", "C1CC1"],
+                                                           torch.stack([latent[i] for i in range(3)])))
+    redecoded = []
+
+    def fake_decode(model, u, vocab, *, top_k, temperature, generator):
+        redecoded.append(u[:, 0, 0].tolist())
+        # the cyclooctane chain turns into cyclohexane on its second try; cyclopropane never passes
+        return ["C1CCCCC1" if (v == 0.0 and len(redecoded) == 2) else "C1CC1" for v in u[:, 0, 0].tolist()]
+
+    monkeypatch.setattr(shift, "decode", fake_decode)
+    oracle = Oracle("qed")
+    cfg = ShiftConfig(per_round=3, pool_size=10, refit_steps=0, resample=3)
+    new = shift.shift_round(model, vocab, oracle, state, cfg, torch.Generator().manual_seed(0))
+    assert redecoded == [[0.0, 2.0], [0.0, 2.0], [2.0]]  # only failing designs, from their own latents
+    assert sorted(s for s, _ in new) == ["C1CCCCC1", "c1ccccc1"] and oracle.calls == 2
+    assert state.rejected == 1 and torch.equal(state.latents["C1CCCCC1"], latent[0])
+
+
+def test_baselines_skip_filtered_molecules():
+    from latent_ebm.lpt_mol.filters import ring_sizes_ok
+
+    assert ring_sizes_ok("c1ccccc1") and ring_sizes_ok("CCO") and ring_sizes_ok("C1CCCC1")
+    assert not ring_sizes_ok("C1CC1") and not ring_sizes_ok("C1CCCCCCC1") and not ring_sizes_ok("C1CC(")
+    pool = ["C1CC1C", "c1ccccc1O", "C1CCCCCCC1", "CCCO", "C1CCOC1"]
+    o = Oracle("qed", budget=10)
+    random_baseline(o, pool, seed=0, keep=ring_sizes_ok)
+    assert o.calls == 3 and {s for _, s, _ in o.history} == {"Oc1ccccc1", "CCCO", "C1CCOC1"}
+    o = Oracle("qed", budget=10)
+    graph_ga(o, pool, population=5, offspring=5, seed=0, max_generations=3, keep=ring_sizes_ok)
+    assert all(ring_sizes_ok(s) for _, s, _ in o.history) and o.calls >= 3

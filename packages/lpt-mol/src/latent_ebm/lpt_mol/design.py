@@ -51,13 +51,16 @@ def decode(model: LPTMol, u: Tensor, vocab: SelfiesVocab, *, top_k: int | None =
 
 
 def design(model: LPTMol, vocab: SelfiesVocab, target: Sequence[float] | Tensor, n: int, *,
-           schedule: LangevinSchedule = DESIGN_SCHEDULE, top_k: int | None = 50, prefix: str | None = None,
-           u0: Tensor | None = None, generator: torch.Generator | None = None) -> tuple[list[str], Tensor]:
-    """n molecules conditioned on raw property target(s) (P,) or (n, P); returns (smiles, z0)."""
+           schedule: LangevinSchedule = DESIGN_SCHEDULE, top_k: int | None = 50, temperature: float = 1.0,
+           prefix: str | None = None, u0: Tensor | None = None, generator: torch.Generator | None = None
+           ) -> tuple[list[str], Tensor]:
+    """n molecules conditioned on raw property target(s) (P,) or (n, P); returns (smiles, z0).
+
+    Decoding is top-k sampling at ``temperature`` (the LPT code: top-k 50, temperature 1)."""
     y = torch.as_tensor(target, dtype=torch.float32)
     if y.ndim == 1:
         y = y.expand(n, -1)
     if y.shape != (n, len(model.hparams.properties)):
         raise ValueError(f"target has shape {tuple(y.shape)}; expected ({len(model.hparams.properties)},) or (n, P)")
     u = sample_latents_given_y(model, y, schedule=schedule, u0=u0, generator=generator)
-    return decode(model, u, vocab, top_k=top_k, prefix=prefix, generator=generator), u
+    return decode(model, u, vocab, top_k=top_k, temperature=temperature, prefix=prefix, generator=generator), u

@@ -5,7 +5,7 @@ atom/bond mutations, with fitness-proportional parent selection.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rdkit import Chem
 
@@ -16,9 +16,11 @@ __all__ = ["graph_ga", "random_baseline"]
 _ATOMS = ["C", "N", "O", "F", "S", "Cl"]
 
 
-def random_baseline(oracle: Oracle, smiles: Sequence[str], seed: int = 0) -> None:
-    """Score training molecules in random order until the budget is spent."""
-    order = list(smiles)
+def random_baseline(oracle: Oracle, smiles: Sequence[str], seed: int = 0,
+                    keep: Callable[[str], bool] | None = None) -> None:
+    """Score training molecules in random order until the budget is spent; ``keep`` (e.g.
+    :func:`~latent_ebm.lpt_mol.filters.ring_sizes_ok`) skips molecules before they cost a call."""
+    order = [s for s in smiles if keep is None or keep(s)]
     random.Random(seed).shuffle(order)
     for i in range(0, len(order), 100):
         if oracle.remaining is not None and oracle.remaining <= 0:
@@ -77,10 +79,12 @@ def mutate(s: str, rng: random.Random) -> str | None:
 
 
 def graph_ga(oracle: Oracle, start: Sequence[str], *, population: int = 100, offspring: int = 100,
-             mutation_rate: float = 0.1, seed: int = 0, max_generations: int = 1000) -> list[tuple[str, float]]:
-    """Run the GA until the oracle budget (or ``max_generations``) is spent; returns the population."""
+             mutation_rate: float = 0.1, seed: int = 0, max_generations: int = 1000,
+             keep: Callable[[str], bool] | None = None) -> list[tuple[str, float]]:
+    """Run the GA until the oracle budget (or ``max_generations``) is spent; returns the population.
+    ``keep`` filters the start set and every child before it costs an oracle call."""
     rng = random.Random(seed)
-    init = list(start)
+    init = [s for s in start if keep is None or keep(s)]
     rng.shuffle(init)
     scores = oracle(init[:population])
     pop = sorted(((s, v) for s, v in zip(init, scores) if v is not None), key=lambda t: -t[1])
@@ -94,7 +98,7 @@ def graph_ga(oracle: Oracle, start: Sequence[str], *, population: int = 100, off
             c = crossover(a[0], b[0], rng)
             if c is not None and rng.random() < mutation_rate:
                 c = mutate(c, rng)
-            if c is not None and c not in oracle.cache and len(c) < 120:
+            if c is not None and c not in oracle.cache and len(c) < 120 and (keep is None or keep(c)):
                 children.append(c)
         if not children:
             continue

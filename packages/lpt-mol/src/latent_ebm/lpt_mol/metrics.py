@@ -5,6 +5,9 @@
   the valid ones, fraction of those distinct ones not in the reference (training) set.
 - internal diversity: MOSES IntDiv1 = 1 - mean pairwise Tanimoto similarity of Morgan
   fingerprints (radius 2, 1024 bits) over the valid, distinct molecules.
+- ring structure: mean heavy atoms, rings, aromatic rings (RDKit SSSR) and the share of
+  molecules with a ring of more than 6 atoms (what penalised logP penalises and the LPT code
+  filters): where a small SELFIES model's samples part from drug-like data.
 - top-k AUC: PMO (Gao et al. 2022, "Sample Efficiency Matters"): the area under the curve of
   the running mean of the top-k scores against the number of oracle calls, sampled every
   ``freq`` calls, held at its last value up to the budget, divided by the budget.
@@ -19,7 +22,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from .oracles import canonical
 
-__all__ = ["internal_diversity", "novelty", "running_top_k", "top_k_auc", "uniqueness", "validity"]
+__all__ = ["internal_diversity", "novelty", "ring_structure", "running_top_k", "top_k_auc", "uniqueness", "validity"]
 
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
 
@@ -46,6 +49,21 @@ def novelty(smiles: Sequence[str], reference: Iterable[str]) -> float:
         return 0.0
     ref = set(_valid(reference))
     return len(distinct - ref) / len(distinct)
+
+
+def ring_structure(smiles: Sequence[str]) -> dict[str, float]:
+    """Means over the valid molecules: heavy atoms, rings, aromatic rings; share with a ring > 6."""
+    from rdkit import Chem
+    from rdkit.Chem import rdMolDescriptors
+
+    mols = [Chem.MolFromSmiles(s) for s in _valid(smiles)]
+    if not mols:
+        raise ValueError("smiles has no valid molecule; ring_structure needs at least one")
+    large = [any(len(r) > 6 for r in m.GetRingInfo().AtomRings()) for m in mols]
+    return {"heavy_atoms": float(np.mean([m.GetNumHeavyAtoms() for m in mols])),
+            "rings": float(np.mean([rdMolDescriptors.CalcNumRings(m) for m in mols])),
+            "aromatic_rings": float(np.mean([rdMolDescriptors.CalcNumAromaticRings(m) for m in mols])),
+            "share_ring_gt6": float(np.mean(large))}
 
 
 def internal_diversity(smiles: Sequence[str]) -> float:

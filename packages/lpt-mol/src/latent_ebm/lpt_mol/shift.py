@@ -1,6 +1,8 @@
 """Gradual distribution shifting (arXiv 2310.03253, Sec. 3; the online loop of the released
 LPT / DSO code, arXiv 2402.17179): from the latent of each good pool molecule, sample z0 at a
-shifted target (its value + shift), decode, score with the oracle, keep the best of old ∪ new with
+shifted target (its value + shift), decode, drop designs with a ring of a size not in
+``ring_sizes`` (the released loop keeps 5- and 6-rings only; a dropped design is decoded again from
+its latent, up to ``resample`` times), score with the oracle, keep the best of old ∪ new with
 their latents (persistent chains), refit on the pool; repeat. Every oracle call goes through
 ``Oracle``.
 """
@@ -14,10 +16,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from latent_ebm.core.nn.sampling import check_sampling
 from latent_ebm.core.samplers import LangevinSchedule
 
 from .data import SelfiesVocab, TokenDataset, to_selfies
-from .design import design
+from .design import decode, design
+from .filters import RELEASED_RING_SIZES, ring_sizes_ok
 from .model import LPT_POSTERIOR, LPTMol
 from .oracles import Oracle, canonical
 
@@ -35,6 +39,11 @@ class ShiftConfig:
     Each round starts one chain at the latent of each of the best ``per_round`` pool molecules,
     runs ``design_langevin`` toward that molecule's own value + ``shift`` and decodes.
     ``refit_steps=None`` refits for one pass over the pool (SGDS and DSO: one epoch a round).
+    Designs decode with ``top_k`` sampling at ``temperature`` (released loop: top-k 50, T = 1;
+    lower values trade diversity for more typical molecules). Designs with a ring whose size is
+    not in ``ring_sizes`` are decoded again from the same latent, up to ``resample`` times, and
+    dropped unscored if they still fail (released loop: 5- and 6-rings only); None turns the
+    filter off.
     """
     rounds: int = 5
     per_round: int = 200      # molecules designed per round
@@ -44,6 +53,10 @@ class ShiftConfig:
     batch_size: int = 64
     design_langevin: LangevinSchedule = DSO_DESIGN
     infer_langevin: LangevinSchedule = LPT_POSTERIOR  # z0 ~ p(z0 | x, y) of a pool molecule with no latent yet
+    top_k: int | None = 50
+    temperature: float = 1.0
+    ring_sizes: tuple[int, ...] | None = RELEASED_RING_SIZES
+    resample: int = 4
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "pool_size", "batch_size"):
@@ -51,6 +64,12 @@ class ShiftConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid; give an integer >= 1")
         if self.refit_steps is not None and (not isinstance(self.refit_steps, int) or self.refit_steps < 0):
             raise ValueError(f"refit_steps={self.refit_steps!r} is invalid; give None (one pass) or an int >= 0")
+        check_sampling(self.temperature, self.top_k, None, vocab_size=self.top_k or 1)
+        if self.ring_sizes is not None and (not self.ring_sizes or not all(
+                isinstance(k, int) and k >= 3 for k in self.ring_sizes)):
+            raise ValueError(f"ring_sizes={self.ring_sizes!r} is invalid; give None or ring sizes (ints >= 3)")
+        if not isinstance(self.resample, int) or self.resample < 0:
+            raise ValueError(f"resample={self.resample!r} is invalid; give an int >= 0")
 
 
 @dataclass
@@ -60,14 +79,16 @@ class ShiftState:
     pool: list[tuple[str, float]] = field(default_factory=list)
     round: int = 0
     latents: dict[str, torch.Tensor] = field(default_factory=dict)
+    rejected: int = 0  # designs the ring filter dropped unscored, over all rounds
     # canonical SMILES -> SELFIES (None: not encodable); derived, so not checkpointed
     encoded: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def state_dict(self) -> dict:
-        return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents)}
+        return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents), "rejected": self.rejected}
 
     def load_state_dict(self, s: dict) -> None:
         self.pool, self.round, self.latents = list(s["pool"]), int(s["round"]), dict(s["latents"])
+        self.rejected = int(s.get("rejected", 0))
 
 
 def _encode(state: ShiftState, smiles: str) -> str | None:
@@ -134,7 +155,7 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
                 generator: torch.Generator | None = None) -> list[tuple[str, float]]:
     """One round (LPT / DSO code): a chain from the latent of each of the best pool molecules
     (cycled when the pool is smaller than the round), Langevin on p(z0 | y_i + shift), decode,
-    score, merge into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
+    drop (after ``cfg.resample`` new decodes) designs failing the ring filter, score, merge into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
     n = cfg.per_round if oracle.remaining is None else min(cfg.per_round, oracle.remaining)
     if n <= 0:
         return []
@@ -143,10 +164,13 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
     starts = [state.pool[i % len(state.pool)] for i in range(n)]
     u0 = pool_latents(model, vocab, state, starts, cfg, generator)
     target = torch.tensor([[v + cfg.shift] for _, v in starts], dtype=torch.float32)
-    smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, u0=u0, generator=generator)
+    smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, top_k=cfg.top_k,
+                       temperature=cfg.temperature, u0=u0, generator=generator)
+    smiles, u = _filter_rings(model, vocab, smiles, u.detach(), cfg, generator)
+    state.rejected += n - len(smiles)
     scores = oracle(smiles)
     new = []
-    for s, v, z in zip(smiles, scores, u.detach()):
+    for s, v, z in zip(smiles, scores, u):
         c = canonical(s) if v is not None else None
         if c is not None:
             new.append((c, v))
@@ -159,6 +183,25 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
     refit(model, vocab, state, cfg)
     state.round += 1
     return new
+
+
+def _filter_rings(model: LPTMol, vocab: SelfiesVocab, smiles: list[str], u: torch.Tensor, cfg: ShiftConfig,
+                  generator: torch.Generator | None) -> tuple[list[str], torch.Tensor]:
+    """Decode each design that fails ``cfg.ring_sizes`` again from its latent (up to
+    ``cfg.resample`` times); return the designs that pass, with their latents."""
+    if cfg.ring_sizes is None:
+        return smiles, u
+    smiles = list(smiles)
+    ok = [ring_sizes_ok(s, cfg.ring_sizes) for s in smiles]
+    for _ in range(cfg.resample):
+        bad = [i for i, good in enumerate(ok) if not good]
+        if not bad:
+            break
+        again = decode(model, u[bad], vocab, top_k=cfg.top_k, temperature=cfg.temperature, generator=generator)
+        for i, s in zip(bad, again):
+            smiles[i], ok[i] = s, ring_sizes_ok(s, cfg.ring_sizes)
+    keep = [i for i, good in enumerate(ok) if good]
+    return [smiles[i] for i in keep], u[keep]
 
 
 def run_shifting(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
