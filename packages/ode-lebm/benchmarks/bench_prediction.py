@@ -9,7 +9,9 @@ observed window marked) and ``prediction-frames-cpu.png`` (bouncing-ball frames)
 
 ``--models latent-ode --merge benchmarks/results/prediction-cpu.json`` reruns only some models and
 keeps the other entries of an earlier results file (each entry records the run it came from);
-the trajectory figures are drawn only by a run of all three models.
+the trajectory figures are drawn only by a run of all three models. ``--seed-start 3 --seeds 7
+--merge ...`` adds seeds 3-9 to the merged file's seeds 0-2 (runs are deterministic per seed, so
+seeds 0-2 need not run again); the summary is over all of them.
 """
 
 from __future__ import annotations
@@ -168,7 +170,9 @@ def _plot(examples: dict, path: Path, frames_path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--datasets", default=",".join(SETUPS))
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="number of seeds to run")
+    ap.add_argument("--seed-start", type=int, default=0,
+                    help="first seed; > 0 needs --merge holding seeds 0 .. seed-start - 1 of each rerun entry")
     ap.add_argument("--out", default="prediction")
     ap.add_argument("--steps-scale", type=float, default=1.0, help="multiply training steps (smoke runs)")
     ap.add_argument("--models", default=",".join(MODELS), help=f"models to run, of {MODELS}")
@@ -176,6 +180,8 @@ def main() -> None:
                     help="results JSON whose entries for the models / datasets not rerun are kept")
     args = ap.parse_args()
     models = args.models.split(",")
+    if args.seed_start < 0 or (args.seed_start > 0 and not args.merge):
+        raise ValueError(f"--seed-start {args.seed_start} is not allowed; give 0, or > 0 together with --merge")
     if unknown := set(models) - set(MODELS):
         raise ValueError(f"--models has {sorted(unknown)}; allowed: {MODELS}")
     torch.set_num_threads(1)
@@ -195,14 +201,20 @@ def main() -> None:
     for d in args.datasets.split(","):
         report["results"].setdefault(d, {})
         for name in models:
-            runs = []
-            for seed in range(args.seeds):
+            runs = report["results"][d].get(name, {}).get("runs", [])[: args.seed_start]
+            if len(runs) != args.seed_start:
+                raise ValueError(f"--seed-start {args.seed_start}: {args.merge} has {len(runs)} runs of {name} "
+                                 f"on {d}; it needs seeds 0 .. {args.seed_start - 1}")
+            for seed in range(args.seed_start, args.seed_start + args.seeds):
                 res, ex = run_one(d, name, seed, args.steps_scale)
-                runs.append(res)
+                runs.append({**res, "seed": seed})
                 if seed == 0:
                     examples.setdefault(d, {})[name] = ex
                 print(d, name, seed, {k: round(v, 4) for k, v in res.items()}, flush=True)
-            report["results"][d][name] = {"runs": runs, "summary": _summary(runs), "run": run_id}
+            label = run_id if args.seed_start == 0 else (
+                f"seeds {args.seed_start}-{args.seed_start + args.seeds - 1}: {run_id}; seeds 0-{args.seed_start - 1}: "
+                f"{report['results'][d][name]['run']}")
+            report["results"][d][name] = {"runs": runs, "summary": _summary(runs), "run": label}
         ext = {n: report["results"][d][n]["summary"]["extrap_mse"]["mean"] for n in MODELS}
         report["results"][d]["best_extrap"] = min(ext, key=ext.get)
         report["results"][d]["extrap_ratio_vs_latent_ode"] = ext["ode-lebm"] / ext["latent-ode"]
@@ -213,7 +225,7 @@ def main() -> None:
     report["ode_lebm_best_extrap_on"] = [d for d in report["results"]
                                          if report["results"][d]["best_extrap"] == "ode-lebm"]
     (RESULTS / f"{args.out}-cpu.json").write_text(json.dumps(report, indent=1))
-    if set(models) == set(MODELS):
+    if set(models) == set(MODELS) and args.seed_start == 0:  # the figures show seed 0
         _plot(examples, RESULTS / f"{args.out}-cpu.png", RESULTS / f"{args.out}-frames-cpu.png")
     print("total", round(total_s, 1), "s; ODE-LEBM best extrapolation on",
           report["ode_lebm_best_extrap_on"])
