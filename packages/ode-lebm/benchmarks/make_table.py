@@ -22,18 +22,18 @@ def main() -> None:
     runs = list(dict.fromkeys(res[m].get("run", "") for res in pred["results"].values() for m in MODELS))
     letter = {r: "ABCDEFGH"[i] for i, r in enumerate(runs)} if len(runs) > 1 else {}
     run_col = " run |" if letter else ""
-    print("| dataset | model | interp MSE | extrap MSE | OOD AUROC (posterior energy) | OOD AUROC (prior energy) "
+    print("| dataset | model | seeds | interp MSE | extrap MSE | OOD AUROC (posterior energy) | OOD AUROC (prior energy) "
           f"| s / train step |{run_col}")
-    print("|---|---|---|---|---|---|---|" + ("---|" if letter else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if letter else ""))
     for d, res in pred["results"].items():
         for m in MODELS:
             s = res[m]["summary"]
             run = f" {letter[res[m].get('run', '')]} |" if letter else ""
-            print(f"| {d} | {m} | {_cell(s, 'interp_mse')} | {_cell(s, 'extrap_mse')} | "
+            print(f"| {d} | {m} | {len(res[m]['runs'])} | {_cell(s, 'interp_mse')} | {_cell(s, 'extrap_mse')} | "
                   f"{_cell(s, 'ood_auroc_posterior', 2)} | {_cell(s, 'ood_auroc_prior', 2)} | "
                   f"{s['train_s_per_step']['mean']:.3f} |{run}")
         base = res["ode-lebm"]["summary"]["mean_predictor_extrap_mse"]["mean"]
-        print(f"| {d} | predict the training mean | – | {base:.3f} | – | – | – |" + (" – |" if letter else ""))
+        print(f"| {d} | predict the training mean | – | – | {base:.3f} | – | – | – |" + (" – |" if letter else ""))
     for r, c in letter.items():
         print(f"\n{c}: {r or 'unlabelled'}", end="")
     if letter:
