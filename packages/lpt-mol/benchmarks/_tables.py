@@ -39,14 +39,27 @@ def design(d: dict) -> str:
     return "\n".join(rows)
 
 
-def design_rounds(d: dict) -> str:
-    rows = [f"| round (top-k {d['top_k']}, T {d['temperature']:g}, refit {d['refit_steps'] or 'one pass'}, "
-            f"rings {d['ring_sizes'] or 'any'}) | start mean | design mean | design max | rejected | "
-            "aromatic rings | with a ring > 6 |", "|---|---|---|---|---|---|---|"]
-    for r in d["rounds"]:
-        st = r["structure"]
-        rows.append(f"| {r['round']} | {r['start_mean']:.3f} | {r['design_mean']:.3f} | {r['design_max']:.3f} | "
-                    f"{r.get('ring_filter_rejected', 0)} | {st['aromatic_rings']:.2f} | {st['share_ring_gt6']:.2f} |")
+def _mean(rounds: list[dict], *keys: str) -> float:
+    def get(r: dict) -> float:
+        for k in keys:
+            r = r.get(k, 0) if isinstance(r, dict) else r
+        return r
+
+    return sum(get(r) for r in rounds) / len(rounds)
+
+
+def design_rounds(files: list[dict]) -> str:
+    """One row per probe_design_rounds.py setting: means over its rounds."""
+    rows = ["| decoding, refit, ring filter | rounds | start mean | design mean | best design | rejected / round | "
+            "aromatic rings | with a ring > 6 |", "|---|---|---|---|---|---|---|---|"]
+    for d in files:
+        rs = d["rounds"]
+        rows.append(f"| top-k {d['top_k']}, T {d['temperature']:g}, refit {d['refit_steps'] or 'one pass'}, rings "
+                    f"{d['ring_sizes'] or 'any'} | {len(rs)} | {_mean(rs, 'start_mean'):.3f} | "
+                    f"{_mean(rs, 'design_mean'):.3f} | {max(r['design_max'] for r in rs):.3f} | "
+                    f"{_mean(rs, 'ring_filter_rejected'):.1f} | "
+                    f"{_mean(rs, 'structure', 'aromatic_rings'):.2f} | "
+                    f"{_mean(rs, 'structure', 'share_ring_gt6'):.2f} |")
     return "\n".join(rows)
 
 
@@ -67,10 +80,10 @@ def main() -> None:
         print(unconditional(d), end="\n\n")
     for path in sorted(RESULTS.glob(f"design-*-{args.machine}.json")):
         d = json.loads(path.read_text())
-        if path.name.startswith("design-rounds-"):
-            print(design_rounds(d), end="\n\n")
-        elif d["runs"]["lpt"]:
+        if not path.name.startswith("design-rounds-") and d["runs"]["lpt"]:
             print(design(d), end="\n\n")
+    if rounds := [json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"design-rounds-*-{args.machine}.json"))]:
+        print(design_rounds(rounds), end="\n\n")
     if d := _load("docking-esr1", args.machine):
         print(docking(d))
 
