@@ -46,6 +46,18 @@ def _oracle(prop: str, budget: int, known: dict[str, float]) -> Oracle:
     return oracle
 
 
+def ring_sizes_arg(text: str) -> tuple[int, ...] | None:
+    """``--ring-sizes``: comma-separated ring sizes, or 'none' (no filter)."""
+    return None if text == "none" else tuple(int(k) for k in text.split(","))
+
+
+def shift_config(prop: str, args, rounds: int = 10**6) -> ShiftConfig:
+    """The shifting loop every LPT run here uses, from the command line's loop and decoding settings."""
+    return ShiftConfig(rounds=rounds, per_round=args.per_round, shift=SHIFT[prop], pool_size=2000,
+                       refit_steps=args.refit_steps, batch_size=64, ring_sizes=args.ring_sizes,
+                       top_k=args.top_k, temperature=args.temperature)
+
+
 def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, float], args
                ) -> tuple[Oracle, dict]:
     """Run one method; returns its oracle and what else the run reports."""
@@ -61,9 +73,7 @@ def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, 
         model, _ = finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)
         model = copy.deepcopy(model)
         vocab = SelfiesVocab.from_state(model.vocab_state)
-        cfg = ShiftConfig(rounds=10**6, per_round=args.per_round, shift=SHIFT[prop], pool_size=2000,
-                          refit_steps=args.refit_steps, batch_size=64, ring_sizes=args.ring_sizes,
-                          top_k=args.top_k, temperature=args.temperature)
+        cfg = shift_config(prop, args)
         state = ShiftState(pool=top[:2000])  # latents: inferred by the model for the molecules it starts from
         torch.manual_seed(seed)
         run_shifting(model, vocab, oracle, state, cfg, generator=torch.Generator().manual_seed(seed))
@@ -123,13 +133,12 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=50, help="LPT decoding (released loop: 50)")
     ap.add_argument("--temperature", type=float, default=1.0,
                     help="LPT decoding (released loop: 1); other settings write design-<property>-k<k>-t<T>")
-    ap.add_argument("--ring-sizes", default="5,6",
+    ap.add_argument("--ring-sizes", type=ring_sizes_arg, default=(5, 6),
                     help="ring sizes a proposal may have (released loop: 5,6); 'none' turns the filter off")
     ap.add_argument("--methods", default=",".join(METHODS),
                     help="methods to run; the others' runs are kept from the existing results file "
                          "(same budget and seeds), marked in its 'reused' entry")
     args = ap.parse_args()
-    args.ring_sizes = None if args.ring_sizes == "none" else tuple(int(k) for k in args.ring_sizes.split(","))
     methods = args.methods.split(",")
     if unknown := set(methods) - set(METHODS):
         raise ValueError(f"--methods has {sorted(unknown)}; allowed: {METHODS}")

@@ -19,11 +19,11 @@ import time
 import numpy as np
 import torch
 from _shared import finetuned, labelled_data, write
-from bench_design import SHIFT, _all_y, _oracle
+from bench_design import SHIFT, _all_y, _oracle, ring_sizes_arg, shift_config
 
 from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.metrics import ring_structure
-from latent_ebm.lpt_mol.shift import ShiftConfig, ShiftState, shift_round
+from latent_ebm.lpt_mol.shift import ShiftState, shift_round
 
 
 def main() -> None:
@@ -34,11 +34,13 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=50)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ring-sizes", default="5,6", help="'none' turns the released loop's ring filter off")
+    ap.add_argument("--ring-sizes", type=ring_sizes_arg, default=(5, 6),
+                    help="'none' turns the released loop's ring filter off")
+    ap.add_argument("--per-round", type=int, default=80)
     ap.add_argument("--pretrain-steps", type=int, default=2400)
     ap.add_argument("--finetune-steps", type=int, default=60)
     args = ap.parse_args()
-    ring_sizes = None if args.ring_sizes == "none" else tuple(int(k) for k in args.ring_sizes.split(","))
+    ring_sizes = args.ring_sizes
     dm = labelled_data()
     column = dm.hparams.properties.index(args.property)
     known = {s: float(y[column]) for s, y in zip(dm.smiles, _all_y(dm))}
@@ -47,9 +49,7 @@ def main() -> None:
     vocab = SelfiesVocab.from_state(model.vocab_state)
     oracle = _oracle(args.property, 2000, known)
     top = sorted(known.items(), key=lambda t: -t[1])
-    cfg = ShiftConfig(rounds=args.rounds, per_round=80, shift=SHIFT[args.property], pool_size=2000,
-                      refit_steps=args.refit_steps, batch_size=64, top_k=args.top_k, temperature=args.temperature,
-                      ring_sizes=ring_sizes)
+    cfg = shift_config(args.property, args, rounds=args.rounds)
     state = ShiftState(pool=top[:2000])
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)

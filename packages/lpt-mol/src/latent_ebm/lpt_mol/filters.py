@@ -1,8 +1,8 @@
 """Proposal filters applied before the oracle, so a rejected molecule costs no call.
 
-The released LPT / DSO online loop keeps only RDKit-valid designs whose rings all have 5 or 6
-atoms before docking them (``dso.md``, loop step (c)); the same filter is applied to the
-baselines so every method searches the same space.
+The online loop of the released LPT / DSO code (arXiv 2402.17179) keeps only RDKit-valid designs
+whose rings all have 5 or 6 atoms before docking them (its SA / QED threshold filter is commented
+out there); the same filter is applied to the baselines so every method searches the same space.
 """
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ class ShiftConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid; give an integer >= 1")
         if self.refit_steps is not None and (not isinstance(self.refit_steps, int) or self.refit_steps < 0):
             raise ValueError(f"refit_steps={self.refit_steps!r} is invalid; give None (one pass) or an int >= 0")
+        # the vocabulary is not known here: the decoder checks top_k against it at decode time
         check_sampling(self.temperature, self.top_k, None, vocab_size=self.top_k or 1)
         if self.ring_sizes is not None and (not self.ring_sizes or not all(
                 isinstance(k, int) and k >= 3 for k in self.ring_sizes)):
@@ -155,7 +156,8 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
                 generator: torch.Generator | None = None) -> list[tuple[str, float]]:
     """One round (LPT / DSO code): a chain from the latent of each of the best pool molecules
     (cycled when the pool is smaller than the round), Langevin on p(z0 | y_i + shift), decode,
-    drop (after ``cfg.resample`` new decodes) designs failing the ring filter, score, merge into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
+    drop designs still failing the ring filter after ``cfg.resample`` new decodes, score, merge
+    into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
     n = cfg.per_round if oracle.remaining is None else min(cfg.per_round, oracle.remaining)
     if n <= 0:
         return []
