@@ -226,9 +226,11 @@ def test_console_script_reads_sys_argv(tmp_path, config_pkg, monkeypatch):
         str(tmp_path),
     ]
     monkeypatch.setattr(sys, "argv", argv)
-    cli = main(ToyRegression, ToyData, config_package=config_pkg)
+    cli = main(ToyRegression, ToyData, config_package=config_pkg, return_cli=True)
     assert cli.model.hparams.lr == 0.2 and "val_loss" in cli.trainer.callback_metrics
     assert sys.argv == argv  # restored
+    # as the console script calls it: sys.exit(main()) must see None (status 0), not the CLI (status 1)
+    assert main(ToyRegression, ToyData, config_package=config_pkg) is None
 
 
 def test_default_root_dir_names_the_method():

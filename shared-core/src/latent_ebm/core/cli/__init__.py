@@ -23,9 +23,13 @@ def main(
     *,
     config_package: str | os.PathLike | None = None,
     args: list[str] | dict | None = None,
+    return_cli: bool | None = None,
     **cli_kwargs: Any,
 ):
-    """Run a LightningCLI (``fit``/``validate``/``test``/``predict``) for one method; return it.
+    """Run a LightningCLI (``fit``/``validate``/``test``/``predict``) for one method.
+
+    Returns the CLI when ``args`` is given (or ``return_cli=True``); as a console script
+    (``args=None``) it returns None, since ``sys.exit`` turns any other object into exit status 1.
 
     ``--config`` takes a YAML path or the name of a config shipped in ``config_package`` (a
     package name such as ``"latent_ebm.lebm.configs"`` or a folder): ``fit --config tiny``.
@@ -52,8 +56,11 @@ def main(
                 args = resolve_config_args(list(args), config_package, stack)
         except ValueError as err:
             raise SystemExit(f"error: {err}") from None
+        if return_cli is None:
+            return_cli = args is not None
         try:
-            return LatentEBMCLI(model_class, datamodule_class, args=args, **cli_kwargs)
+            cli = LatentEBMCLI(model_class, datamodule_class, args=args, **cli_kwargs)
+            return cli if return_cli else None
         finally:
             sys.argv = saved_argv
 
