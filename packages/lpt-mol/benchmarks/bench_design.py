@@ -14,7 +14,7 @@ Reported over the new calls only (PMO-style): top-1/2/3,
 mean of the top-50, top-10 AUC (``metrics.top_k_auc``), and the running top-10 curve.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_design.py [--properties qed,plogp] [--budget 2000] [--seeds 3]
-        [--ring-sizes 5,6] [--top-k 50] [--temperature 1.0]
+        [--ring-sizes 5,6] [--top-k 50] [--temperature 1.0] [--workers 2] [--methods lpt]
 Writes ``results/design-<property>-<machine>.json`` and ``.png`` per property (so the properties
 can run as parallel processes once ``bench_unconditional.py`` has cached the pretrained model).
 """
@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
-from _shared import MODEL, N_LABELLED, finetuned, labelled_data, png, write
+from _shared import MODEL, N_LABELLED, RESULTS, finetuned, labelled_data, machine, png, write
 
 from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
 from latent_ebm.lpt_mol.filters import ring_sizes_ok
@@ -79,6 +81,40 @@ def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, 
         run_shifting(model, vocab, oracle, state, cfg, generator=torch.Generator().manual_seed(seed))
         return oracle, {"ring_filter_rejected": state.rejected, "rounds": state.round}
     return oracle, {}
+
+
+_SHARED: dict = {}  # (known values, args) of the property being run: set before the workers fork
+
+
+def _run_job(job: tuple[str, str, int]) -> tuple[dict, float]:
+    """One (method, property, seed) run, summarised: what a worker process sends back."""
+    method, prop, seed = job
+    known, args = _SHARED["known"], _SHARED["args"]
+    start = time.perf_counter()
+    oracle, extra = run_method(method, prop, seed, args.budget, known, args)
+    return {**summarise(oracle, args.budget), **extra}, time.perf_counter() - start
+
+
+class _InProcess:
+    """``--workers 1``: the runs one after another in this process (a pool's map, in order)."""
+
+    map = staticmethod(map)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _pool(workers: int):
+    """Runs are independent (own oracle, own copy of the model, seeded): ``workers`` processes
+    run them side by side, forked so they share the loaded data and the cached model."""
+    if workers < 1:
+        raise ValueError(f"--workers={workers} is invalid; need >= 1")
+    if workers == 1:
+        return _InProcess()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def summarise(oracle: Oracle, budget: int) -> dict:
@@ -135,6 +171,8 @@ def main() -> None:
                     help="LPT decoding (released loop: 1); other settings write design-<property>-k<k>-t<T>")
     ap.add_argument("--ring-sizes", type=ring_sizes_arg, default=(5, 6),
                     help="ring sizes a proposal may have (released loop: 5,6); 'none' turns the filter off")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes running the (method, seed) runs side by side (one core each)")
     ap.add_argument("--methods", default=",".join(METHODS),
                     help="methods to run; the others' runs are kept from the existing results file "
                          "(same budget and seeds), marked in its 'reused' entry")
@@ -149,15 +187,16 @@ def main() -> None:
         results: dict = {m: [] for m in METHODS}
         timings: dict = {}
         reused = _reuse(prop, [m for m in METHODS if m not in methods], args, results, timings)
-        for method in methods:
-            for seed in range(args.seeds):
-                start = time.perf_counter()
-                oracle, extra = run_method(method, prop, seed, args.budget, known, args)
-                timings[f"{method}/{seed}"] = time.perf_counter() - start
-                r = {**summarise(oracle, args.budget), **extra}
+        if "lpt" in methods:
+            finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)  # cached before any worker starts
+        _SHARED.update(known=known, args=args)
+        jobs = [(method, prop, seed) for method in methods for seed in range(args.seeds)]
+        with _pool(args.workers) as pool:
+            for (method, _, seed), (r, seconds) in zip(jobs, pool.map(_run_job, jobs)):
+                timings[f"{method}/{seed}"] = seconds
                 results[method].append(r)
                 print(f"{prop} {method} seed {seed}: top1 {r['top1']:.3f} top50 {r['top50_mean']:.3f} "
-                      f"auc10 {r['top10_auc']:.3f} ({timings[f'{method}/{seed}']:.0f} s)", flush=True)
+                      f"auc10 {r['top10_auc']:.3f} ({seconds:.0f} s)", flush=True)
         table = {m: {k: [float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))]
                      for k in ("top1", "top2", "top3", "top50_mean", "top10_auc")} for m, runs in results.items()}
         _, info = finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)
@@ -177,14 +216,17 @@ def _reuse(prop: str, methods: list[str], args, results: dict, timings: dict) ->
     if not methods:
         return {}
     path = png(result_name(prop, args)).with_suffix(".json")
+    if not path.exists() and "lpt" not in methods:  # the baselines do not depend on LPT's training
+        path = RESULTS / f"{result_name(prop, args)}-{machine()}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     rings = None if args.ring_sizes is None else list(args.ring_sizes)  # as JSON holds it
-    if (old.get("budget"), old.get("seeds"), old.get("ring_sizes")) != (args.budget, args.seeds, rings):
+    if (old.get("budget"), old.get("ring_sizes")) != (args.budget, rings) or old.get("seeds", 0) < args.seeds:
         raise ValueError(f"--methods leaves out {methods}, but {path} has no runs with budget {args.budget}, "
-                         f"{args.seeds} seeds and ring sizes {args.ring_sizes} to reuse; run every method")
+                         f"at least {args.seeds} seeds and ring sizes {args.ring_sizes} to reuse; run every method")
     for m in methods:
-        results[m] = old["runs"][m]
-        timings.update({k: v for k, v in old["seconds"].items() if k.startswith(f"{m}/")})
+        results[m] = old["runs"][m][: args.seeds]  # seed i of a method is the same run in any file
+        timings.update({k: v for k, v in old["seconds"].items()
+                        if k.startswith(f"{m}/") and int(k.split("/")[1]) < args.seeds})
     return {m: old.get("reused", {}).get(m, f"{path.name} of an earlier run") for m in methods}
 
 

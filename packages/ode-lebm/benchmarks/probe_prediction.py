@@ -6,6 +6,7 @@ decoded mean of q(z0 | x) (``q_mean``) vs the mean over K samples of q (``avgK``
     OMP_NUM_THREADS=1 python benchmarks/probe_prediction.py lotka_volterra ode-lebm --seed 0 --chains 2,8
     OMP_NUM_THREADS=1 python benchmarks/probe_prediction.py lotka_volterra latent-ode --steps-scale 4
     OMP_NUM_THREADS=1 python benchmarks/probe_prediction.py lotka_volterra ode-lebm --set latent_dim=2
+    OMP_NUM_THREADS=1 python benchmarks/probe_prediction.py lotka_volterra ode-lebm --data n_train=1000
 
 Prints one JSON line (the README's "probe" figures); writes nothing.
 """
@@ -36,12 +37,17 @@ def main() -> None:
     ap.add_argument("--chains", default="2,8", help="K values, comma-separated")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model setting of the dataset's setup, e.g. --set latent_dim=2")
+    ap.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a data setting of the dataset's setup, e.g. --data n_train=1000")
     args = ap.parse_args()
     torch.set_num_threads(1)
     setup = SETUPS[args.dataset]
     for item in args.set:
         key, _, value = item.partition("=")
         setup = {**setup, "model": {**setup["model"], key: json.loads(value)}}
+    for item in args.data:
+        key, _, value = item.partition("=")
+        setup = {**setup, "data": {**setup["data"], key: json.loads(value)}}
     L.seed_everything(args.seed, verbose=False)
     dm = SequenceDataModule(dataset=args.dataset, seed=args.seed, **setup["data"])
     model = _model(args.model, setup, setup["data"]["n_train"], args.seed)
@@ -72,7 +78,7 @@ def main() -> None:
     train_mean = dm.split_cache("train").seqs.x.mean((0, 1))
     res["mean_predictor"] = extrap(train_mean.expand_as(test["x"]).clone())
     print(json.dumps({"dataset": args.dataset, "model": args.model, "seed": args.seed,
-                      "steps_scale": args.steps_scale, "set": args.set, **{k: round(v, 4) for k, v in res.items()}}))
+                      "steps_scale": args.steps_scale, "set": args.set, "data": args.data, **{k: round(v, 4) for k, v in res.items()}}))
 
 
 if __name__ == "__main__":
