@@ -49,18 +49,23 @@ def machine() -> str:
     return torch.cuda.get_device_name().replace(" ", "-").lower() if torch.cuda.is_available() else "cpu"
 
 
+def result_path(name: str, ext: str, *, default_model: bool = False) -> Path:
+    """``results/<name>[-paper-posterior]-<machine><ext>``; ``default_model``: the default model's file."""
+    return RESULTS / f"{name}{'' if default_model else _SUFFIX}-{machine()}{ext}"
+
+
 def write(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"machine": machine(), "host": platform.processor() or platform.machine(),
                "torch_threads": torch.get_num_threads(), **payload}
-    path = RESULTS / f"{name}{_SUFFIX}-{machine()}.json"
+    path = result_path(name, ".json")
     path.write_text(json.dumps(payload, indent=2))
     return path
 
 
 def png(name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    return RESULTS / f"{name}{_SUFFIX}-{machine()}.png"
+    return result_path(name, ".png")
 
 
 def labelled_data(batch_size: int = 64) -> MolDataModule:

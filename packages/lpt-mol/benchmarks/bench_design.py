@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
-from _shared import MODEL, N_LABELLED, RESULTS, finetuned, labelled_data, machine, png, write
+from _shared import MODEL, N_LABELLED, finetuned, labelled_data, png, result_path, write
 
 from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
 from latent_ebm.lpt_mol.filters import ring_sizes_ok
@@ -95,26 +95,15 @@ def _run_job(job: tuple[str, str, int]) -> tuple[dict, float]:
     return {**summarise(oracle, args.budget), **extra}, time.perf_counter() - start
 
 
-class _InProcess:
-    """``--workers 1``: the runs one after another in this process (a pool's map, in order)."""
-
-    map = staticmethod(map)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-def _pool(workers: int):
-    """Runs are independent (own oracle, own copy of the model, seeded): ``workers`` processes
-    run them side by side, forked so they share the loaded data and the cached model."""
-    if workers < 1:
-        raise ValueError(f"--workers={workers} is invalid; need >= 1")
+def _run_all(jobs: list[tuple[str, str, int]], workers: int):
+    """Yield each job's result in order. Runs are independent (own oracle, own copy of the model,
+    seeded): ``workers`` > 1 runs them side by side in processes forked so they share the loaded
+    data and the cached model; 1 runs them one after another here."""
     if workers == 1:
-        return _InProcess()
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        yield from map(_run_job, jobs)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_run_job, jobs)
 
 
 def summarise(oracle: Oracle, budget: int) -> dict:
@@ -177,6 +166,8 @@ def main() -> None:
                     help="methods to run; the others' runs are kept from the existing results file "
                          "(same budget and seeds), marked in its 'reused' entry")
     args = ap.parse_args()
+    if args.workers < 1:
+        raise ValueError(f"--workers={args.workers} is invalid; need >= 1")
     methods = args.methods.split(",")
     if unknown := set(methods) - set(METHODS):
         raise ValueError(f"--methods has {sorted(unknown)}; allowed: {METHODS}")
@@ -191,12 +182,11 @@ def main() -> None:
             finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)  # cached before any worker starts
         _SHARED.update(known=known, args=args)
         jobs = [(method, prop, seed) for method in methods for seed in range(args.seeds)]
-        with _pool(args.workers) as pool:
-            for (method, _, seed), (r, seconds) in zip(jobs, pool.map(_run_job, jobs)):
-                timings[f"{method}/{seed}"] = seconds
-                results[method].append(r)
-                print(f"{prop} {method} seed {seed}: top1 {r['top1']:.3f} top50 {r['top50_mean']:.3f} "
-                      f"auc10 {r['top10_auc']:.3f} ({seconds:.0f} s)", flush=True)
+        for (method, _, seed), (r, seconds) in zip(jobs, _run_all(jobs, args.workers)):
+            timings[f"{method}/{seed}"] = seconds
+            results[method].append(r)
+            print(f"{prop} {method} seed {seed}: top1 {r['top1']:.3f} top50 {r['top50_mean']:.3f} "
+                  f"auc10 {r['top10_auc']:.3f} ({seconds:.0f} s)", flush=True)
         table = {m: {k: [float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))]
                      for k in ("top1", "top2", "top3", "top50_mean", "top10_auc")} for m, runs in results.items()}
         _, info = finetuned(args.dm, prop, args.pretrain_steps, args.finetune_steps)
@@ -215,9 +205,9 @@ def _reuse(prop: str, methods: list[str], args, results: dict, timings: dict) ->
     """Copy the runs of ``methods`` from the existing results file into ``results``/``timings``."""
     if not methods:
         return {}
-    path = png(result_name(prop, args)).with_suffix(".json")
+    path = result_path(result_name(prop, args), ".json")
     if not path.exists() and "lpt" not in methods:  # the baselines do not depend on LPT's training
-        path = RESULTS / f"{result_name(prop, args)}-{machine()}.json"
+        path = result_path(result_name(prop, args), ".json", default_model=True)
     old = json.loads(path.read_text()) if path.exists() else {}
     rings = None if args.ring_sizes is None else list(args.ring_sizes)  # as JSON holds it
     if (old.get("budget"), old.get("ring_sizes")) != (args.budget, rings) or old.get("seeds", 0) < args.seeds:
