@@ -5,7 +5,7 @@ import torch
 from conftest import trainer
 
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm import LatentODEVAE, ODELEBM, SequenceDataModule
+from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
 
 
 def _parts():
