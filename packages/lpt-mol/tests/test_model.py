@@ -128,6 +128,8 @@ def test_persistent_chains_warm_start_and_checkpoint(zinc_dm, tmp_path):
     path = tmp_path / "p.ckpt"
     trainer.save_checkpoint(path)
     back = LPTMol.load_from_checkpoint(path)
+    # the core stores schedules in hparams as dicts (plain YAML for loggers' hparams.yaml)
+    assert isinstance(back.hparams.posterior, dict) and isinstance(model.hparams.posterior, dict)
     assert torch.equal(back.chains.chains, model.chains.chains)
     assert torch.equal(back.chains.seen, model.chains.seen)
     with pytest.raises(ValueError, match="n_examples="):

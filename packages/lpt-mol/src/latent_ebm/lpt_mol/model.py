@@ -97,11 +97,12 @@ class LPTMol(LatentEBMModule):
         n_examples: int = 0,
         init_noise: Literal["rank", "example"] = "rank",
     ) -> None:
-        # TODO(core): LatentEBMModule reads its own args from hparams, so a subclass must repeat them.
-        super().__init__(posterior=posterior, eval_posterior=eval_posterior, generator_lr=generator_lr,
-                         betas=betas, grad_clip=grad_clip, seed=seed,
-                         persistent_posterior=persistent_posterior, n_examples=n_examples)
-        self.save_hyperparameters()
+        # The core records every constructor argument of this class in hparams (and stores the
+        # schedules as dicts, so checkpoints load with weights_only=True).
+        super().__init__(posterior=posterior, prior_langevin=prior_langevin, eval_posterior=eval_posterior,
+                         generator_lr=generator_lr, prior_lr=prior_lr, betas=betas, grad_clip=grad_clip,
+                         persistent_posterior=persistent_posterior, n_examples=n_examples,
+                         init_noise=init_noise, seed=seed)
         if phase not in ("pretrain", "finetune"):
             raise ValueError(f"phase={phase!r} is not allowed; use 'pretrain' or 'finetune'")
         unknown = [p for p in properties if p not in _FWD]
