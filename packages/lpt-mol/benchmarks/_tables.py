@@ -54,7 +54,8 @@ def design_rounds(files: list[dict]) -> str:
             "aromatic rings | with a ring > 6 |", "|---|---|---|---|---|---|---|---|"]
     for d in files:
         rs = d["rounds"]
-        rows.append(f"| top-k {d['top_k']}, T {d['temperature']:g}, refit {d['refit_steps'] or 'one pass'}, rings "
+        refit = f"{d['refit_steps']} steps" if d["refit_steps"] else "one pass"
+        rows.append(f"| top-k {d['top_k']}, T {d['temperature']:g}, refit {refit}, rings "
                     f"{d['ring_sizes'] or 'any'} | {len(rs)} | {_mean(rs, 'start_mean'):.3f} | "
                     f"{_mean(rs, 'design_mean'):.3f} | {max(r['design_max'] for r in rs):.3f} | "
                     f"{_mean(rs, 'ring_filter_rejected'):.1f} | "
