@@ -97,8 +97,8 @@ class LPTMol(LatentEBMModule):
         n_examples: int = 0,
         init_noise: Literal["rank", "example"] = "rank",
     ) -> None:
-        # The core records every constructor argument of this class in hparams (and stores the
-        # schedules as dicts, so checkpoints load with weights_only=True).
+        # The core records every constructor argument of this class in hparams and stores the
+        # schedules there as plain dicts; saving hparams again here would undo that.
         super().__init__(posterior=posterior, prior_langevin=prior_langevin, eval_posterior=eval_posterior,
                          generator_lr=generator_lr, prior_lr=prior_lr, betas=betas, grad_clip=grad_clip,
                          persistent_posterior=persistent_posterior, n_examples=n_examples,
