@@ -103,3 +103,22 @@ def test_bad_arguments_name_themselves():
         LinearGaussianLEBM(persistent_posterior=True)
     with pytest.raises(ValueError, match="init_noise"):
         LinearGaussianLEBM(init_noise="batch")
+
+
+def test_training_logs_hook_adds_values_to_the_step_logs(tmp_path):
+    """``training_logs(x, u_post, u_prior)`` is called each training step with the step's samples;
+    what it returns is logged beside the losses (ODE-LEBM logs its solver cost this way)."""
+    seen = []
+
+    class Logged(LinearGaussianLEBM):
+        def training_logs(self, x, u_post, u_prior):
+            seen.append((x.shape[0], u_post.shape, None if u_prior is None else u_prior.shape))
+            return {"train/post_sq_norm": u_post.square().sum(1).mean()}
+
+    m = Logged(data_dim=3, latent_dim=2, prior="ebm", prior_hidden=8, posterior=LangevinSchedule(2, 0.1),
+               prior_langevin=LangevinSchedule(2, 0.4), seed=0)
+    x = torch.randn(24, 3)
+    trainer = tiny_trainer(tmp_path, max_steps=6)  # 3 batches, two optimiser steps each
+    trainer.fit(m, DataLoader(TensorDataset(x), batch_size=8))
+    assert seen == [(8, torch.Size([8, 2]), torch.Size([8, 2]))] * 3
+    assert "train/post_sq_norm" in trainer.callback_metrics and "train/nll" in trainer.callback_metrics

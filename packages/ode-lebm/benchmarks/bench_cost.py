@@ -61,7 +61,7 @@ def main() -> None:
         for k in (5, 10, 20, 40):
             torch.manual_seed(0)
             model = ODELEBM(latent_dim=4, ode_hidden=32, emission_hidden=32, prior_hidden=64, ode_method=method,
-                            posterior_langevin=LangevinSchedule(k, 0.1), prior_langevin=LangevinSchedule(60, 0.4))
+                            posterior=LangevinSchedule(k, 0.1), prior_langevin=LangevinSchedule(60, 0.4))
             s, nfe = _time_steps(model, dm)
             rows.append({"solver": method, "posterior_steps": k, "s_per_step": s, "nfe_per_step": nfe,
                          "time_ratio_vs_latent_ode": s / base_s})

@@ -60,10 +60,10 @@ def _model(name: str, setup: dict, n_train: int, seed: int) -> L.LightningModule
     if name == "latent-ode":
         return LatentODEVAE(encoder_hidden=32, lr=3e-3, seed=seed, **kw)
     return ODELEBM(prior="ebm" if name == "ode-lebm" else "gaussian", prior_hidden=64,
-                   posterior_langevin=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
-                   eval_langevin=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
+                   posterior=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
+                   eval_posterior=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
                    persistent_posterior=True,
-                   n_train=n_train, generator_lr=3e-3, prior_lr=1e-3, seed=seed, **kw)
+                   n_examples=n_train, generator_lr=3e-3, prior_lr=1e-3, seed=seed, **kw)
 
 
 class _Count(L.Callback):
@@ -217,7 +217,6 @@ def main() -> None:
                 f"seeds {args.seed_start}-{args.seed_start + args.seeds - 1}: {run_id}; seeds 0-{args.seed_start - 1}: "
                 f"{report['results'][d][name]['run']}")
             report["results"][d][name] = {"runs": runs, "summary": _summary(runs), "run": label}
-        # a run of some models without --merge has no rows of the others
         ext = {n: report["results"][d][n]["summary"]["extrap_mse"]["mean"] for n in MODELS if n in report["results"][d]}
         report["results"][d]["best_extrap"] = min(ext, key=ext.get)
         for other in ("latent-ode", "gaussian-prior"):

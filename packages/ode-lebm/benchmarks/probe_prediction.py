@@ -71,7 +71,7 @@ def main() -> None:
         else:
             for k in map(int, args.chains.split(",")):
                 with torch.enable_grad():
-                    u, energy = model.infer_chains(xo, to, mo, schedule=model.eval_schedule, n_chains=k)
+                    u, energy = model.infer_chains({"x": xo, "t": to, "mask": mo}, schedule=model.eval_schedule, n_chains=k)
                 out = mean_from_output(model.decode(u.flatten(0, 1), t), lik).view(x.shape[0], k, *x.shape[1:])
                 res[f"best{k}"] = extrap(out[torch.arange(x.shape[0]), energy.argmin(1)])
                 res[f"avg{k}"] = extrap(out.mean(1))

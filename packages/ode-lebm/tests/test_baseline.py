@@ -55,7 +55,7 @@ def test_prediction_does_not_depend_on_the_unobserved_query_tail():
     short = lode.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
     assert torch.allclose(lode.predict_trajectory(long), short, atol=1e-6)
     lebm = ODELEBM(latent_dim=3, obs_dim=2, ode_hidden=8, emission_hidden=8, prior_hidden=8,
-                   eval_langevin=LangevinSchedule(5, 0.1), eval_chains=2)
+                   eval_posterior=LangevinSchedule(5, 0.1), eval_chains=2)
     lebm.rng.manual_seed(1)
     short = lebm.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
     lebm.rng.manual_seed(1)

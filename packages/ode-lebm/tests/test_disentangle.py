@@ -33,7 +33,7 @@ def test_swapping_static_latent_swaps_offset_and_keeps_dynamics():
     t, x = data.t, data.x
     mask = (torch.rand(16, 30, generator=torch.Generator().manual_seed(0)) < 0.5).float()
     mask[:, 0] = 1
-    u = model.infer(x, t, mask, schedule=LangevinSchedule(600, 0.05, noise_scale=0.0), n_chains=2)
+    u = model.infer({"x": x, "t": t, "mask": mask}, schedule=LangevinSchedule(600, 0.05, noise_scale=0.0), n_chains=2)
 
     amp, _, phase, offset = data.params.T
     assert torch.allclose(u[:, 0], offset, atol=0.15)  # z_s recovered the static factor

@@ -69,16 +69,16 @@ def test_bad_settings_raise():
         ODELEBM(prior="flow")
     with pytest.raises(ValueError, match="obs_sigma=0"):
         ODELEBM(obs_sigma=0)
-    with pytest.raises(ValueError, match="n_train=0"):
-        ODELEBM(persistent_posterior=True, n_train=0)
+    with pytest.raises(ValueError, match="n_examples=0"):
+        ODELEBM(persistent_posterior=True, n_examples=0)
     with pytest.raises(ValueError, match="method='rk5'"):
         LatentODE(ODEFunc(2), method="rk5")
     with pytest.raises(ValueError, match="dataset='mnist3d'"):
         SequenceDataModule(dataset="mnist3d")
     with pytest.raises(ValueError, match="train_steps=50, test_steps=20"):
         SequenceDataModule(train_steps=50, test_steps=20)
-    with pytest.raises(ValueError, match="eval_langevin"):
-        ODELEBM(eval_langevin=3)
+    with pytest.raises(ValueError, match="eval_posterior"):
+        ODELEBM(eval_posterior=3)
 
 
 def test_solver_options_agree():

@@ -52,7 +52,7 @@ def test_langevin_matches_linear_gaussian_posterior():
     n = 3000
     xs, ms = x.expand(n, -1, -1), mask.expand(n, -1)
     # ULA's stationary bias is O(step² · precision) ≈ 1% here
-    u = model.infer(xs, t, ms, schedule=LangevinSchedule(1000, 0.1), generator=torch.Generator().manual_seed(1))
+    u = model.infer({"x": xs, "t": t, "mask": ms}, schedule=LangevinSchedule(1000, 0.1), generator=torch.Generator().manual_seed(1))
     emp_mean, emp_cov = u.mean(0), torch.cov(u.T)
     std = cov.diagonal().sqrt()
     assert torch.all((emp_mean - mean).abs() < 0.1 * std), (emp_mean, mean, std)
@@ -64,7 +64,7 @@ def test_prediction_is_the_analytic_posterior_predictive_mean():
     model it lands on E[x(t_q) | x_obs] = C expm(A t_q) μ_post, extrapolated past the window."""
     torch.manual_seed(0)
     sigma, sigma0, k = 0.5, 1.0, 400
-    model = linear_model(sigma, sigma0, eval_langevin=LangevinSchedule(600, 0.1), eval_chains=k)
+    model = linear_model(sigma, sigma0, eval_posterior=LangevinSchedule(600, 0.1), eval_chains=k)
     t = torch.linspace(0, 4.0, 17)
     mask = torch.zeros(1, 17)
     mask[0, [0, 2, 3, 6, 8]] = 1.0  # observed inside [0, 2]; [2.25, 4] is extrapolation
@@ -112,7 +112,7 @@ def test_prediction_averages_over_both_posterior_modes():
     errors = {}
     for mode in ("mean", "best"):
         model = ODELEBM(obs_dim=1, latent_dim=1, prior="gaussian", obs_sigma=sigma,
-                        eval_langevin=LangevinSchedule(300, 0.1), eval_chains=k, eval_prediction=mode)
+                        eval_posterior=LangevinSchedule(300, 0.1), eval_chains=k, eval_prediction=mode)
         model.dynamics.func, model.emission = Drift(), Square()
         pred = model.analyse({"x": x, "t": t, "mask": mask})["pred"][0, :, 0]
         errors[mode] = (pred - expected).abs().max()

@@ -9,10 +9,10 @@ neural ODE and emission as ODE-LEBM, and the ELBO
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 import torch.nn as nn
 
+from latent_ebm.core.lightning import SeededModule
 from latent_ebm.ode_lebm.networks import Activation, LatentODE, ODEFunc, mlp
 from latent_ebm.ode_lebm.sequence import (
     Batch,
@@ -73,10 +73,12 @@ class ODERNNEncoder(nn.Module):
         return mu, logvar.clamp(-10, 5)
 
 
-class LatentODEVAE(L.LightningModule):
+class LatentODEVAE(SeededModule):
     """Latent ODE with an ODE-RNN recognition network, trained on the ELBO.
 
-    Shares ODE-LEBM's dynamics/emission settings and batch format.
+    Shares ODE-LEBM's dynamics/emission settings and batch format. The reparameterisation noise
+    comes from the core's per-rank generator (``self.rng``, seeded ``seed + rank``, restored on
+    resume).
     """
 
     def __init__(
@@ -116,7 +118,6 @@ class LatentODEVAE(L.LightningModule):
             self.encoder = ODERNNEncoder(encoder_hidden, encoder_hidden, latent_dim, feats)
         else:
             self.encoder = ODERNNEncoder(obs_dim, encoder_hidden, latent_dim)
-        self.rng = torch.Generator().manual_seed(seed)
 
     def decode(self, z0: torch.Tensor, t: torch.Tensor, *, check: bool = True) -> torch.Tensor:
         return self.emission(self.dynamics(z0, t, check=check))
@@ -181,9 +182,3 @@ class LatentODEVAE(L.LightningModule):
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["latent_ode_rng"] = self.rng.get_state()
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "latent_ode_rng" in checkpoint:
-            self.rng.set_state(checkpoint["latent_ode_rng"])

@@ -8,7 +8,7 @@ All keep a per-rank sampler generator restored exactly on resume, log sampler di
 are correct under DDP (tested with 2 CPU processes on gloo).
 """
 
-from ._base import Diagnostics, SeededModule
+from ._base import Diagnostics, SeededModule, check_positive
 from .cooperative import CooperativeModule
 from .dual_rate import DualRateModule, LocalPosterior
 from .latent_ebm import LatentEBMModule
@@ -20,4 +20,5 @@ __all__ = [
     "LatentEBMModule",
     "LocalPosterior",
     "SeededModule",
+    "check_positive",
 ]

@@ -123,6 +123,10 @@ class LatentEBMModule(SeededModule):
         """Parameters of p(x | z) (the prior's are added by ``configure_optimizers``)."""
         raise NotImplementedError
 
+    def training_logs(self, x: Any, u_post: Tensor, u_prior: Tensor | None) -> dict[str, Tensor]:
+        """Extra values to log each training step (e.g. a model's solver cost); default none."""
+        return {}
+
     # ---- energies and sampling ----------------------------------------------------------------------
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -235,7 +239,8 @@ class LatentEBMModule(SeededModule):
                 self.clip_gradients(opt, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
             opt.step()
 
-        logs = {"train/nll": nll.detach(), **post_diag.as_dict("train/posterior")}
+        logs = {"train/nll": nll.detach(), **post_diag.as_dict("train/posterior"),
+                **self.training_logs(x, u_post, u_prior)}
         if prior_loss is not None:
             logs |= {"train/prior_loss": prior_loss.detach(), **prior_diag.as_dict("train/prior")}
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b)
