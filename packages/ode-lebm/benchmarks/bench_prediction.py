@@ -217,6 +217,7 @@ def main() -> None:
                 f"seeds {args.seed_start}-{args.seed_start + args.seeds - 1}: {run_id}; seeds 0-{args.seed_start - 1}: "
                 f"{report['results'][d][name]['run']}")
             report["results"][d][name] = {"runs": runs, "summary": _summary(runs), "run": label}
+        # a run of some models without --merge has no rows of the others
         ext = {n: report["results"][d][n]["summary"]["extrap_mse"]["mean"] for n in MODELS if n in report["results"][d]}
         report["results"][d]["best_extrap"] = min(ext, key=ext.get)
         for other in ("latent-ode", "gaussian-prior"):
