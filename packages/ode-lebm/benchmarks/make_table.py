@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from paired import compare_runs
+
 RESULTS = Path(__file__).parent / "results"
 MODELS = ("ode-lebm", "gaussian-prior", "latent-ode")
 
@@ -38,6 +40,12 @@ def main() -> None:
         print(f"\n{c}: {r or 'unlabelled'}", end="")
     if letter:
         print()
+    print("\n| dataset | ODE-LEBM vs | seeds | mean extrap diff [95% bootstrap] | ODE-LEBM lower on | sign test p | verdict |")
+    print("|---|---|---|---|---|---|---|")
+    for d, res in pred["results"].items():
+        for other, c in compare_runs(res, "ode-lebm", MODELS[1:]).items():
+            print(f"| {d} | {other} | {c['n']} | {c['mean_diff']:+.4f} [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}] | "
+                  f"{c['wins']} of {c['n']} | {c['sign_test_p']:.3f} | {c['verdict']} |")
     cost_path = RESULTS / "cost-cpu.json"
     if cost_path.exists():
         cost = json.loads(cost_path.read_text())
