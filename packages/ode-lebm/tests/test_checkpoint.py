@@ -18,27 +18,35 @@ def _parts():
     return dm, model
 
 
-def test_resume_restores_chains_rng_and_training(tmp_path):
-    dm, straight = _parts()
+def _straight_first_resumed(parts, tmp_path):
+    """Models after 2 uninterrupted epochs, after 1 epoch (checkpointed), and after 1 + 1 resumed
+    epochs, each built by ``parts()``; and the checkpoint's path."""
+    dm, straight = parts()
     trainer(max_epochs=2, limit_val_batches=0).fit(straight, dm)
-
-    dm, first = _parts()
+    dm, first = parts()
     tr = trainer(max_epochs=1, limit_val_batches=0)
     tr.fit(first, dm)
     ckpt = tmp_path / "half.ckpt"
     tr.save_checkpoint(ckpt)
-    assert first.chains.seen.all() and not torch.equal(first.chains.chains, torch.zeros_like(first.chains.chains))
+    dm, resumed = parts()
+    trainer(max_epochs=2, limit_val_batches=0).fit(resumed, dm, ckpt_path=ckpt)
+    return straight, first, resumed, ckpt
 
-    dm, resumed = _parts()
+
+def _assert_same_training(straight, resumed):
+    assert torch.equal(resumed.rng.get_state(), straight.rng.get_state())
+    for (name, p), q in zip(straight.named_parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+
+
+def test_resume_restores_chains_rng_and_training(tmp_path):
+    straight, first, resumed, ckpt = _straight_first_resumed(_parts, tmp_path)
+    assert first.chains.seen.all() and not torch.equal(first.chains.chains, torch.zeros_like(first.chains.chains))
     loaded = ODELEBM.load_from_checkpoint(ckpt)
     assert torch.equal(loaded.chains.chains, first.chains.chains) and torch.equal(loaded.chains.seen, first.chains.seen)
     assert torch.equal(loaded.rng.get_state(), first.rng.get_state())
-    trainer(max_epochs=2, limit_val_batches=0).fit(resumed, dm, ckpt_path=ckpt)
-
-    assert torch.equal(resumed.rng.get_state(), straight.rng.get_state())
     assert torch.allclose(resumed.chains.chains, straight.chains.chains, atol=1e-6)
-    for (name, p), q in zip(straight.named_parameters(), resumed.parameters()):
-        assert torch.allclose(p, q, atol=1e-6), name
+    _assert_same_training(straight, resumed)
 
 
 def test_latent_ode_resume_restores_its_noise_generator(tmp_path):
@@ -50,16 +58,6 @@ def test_latent_ode_resume_restores_its_noise_generator(tmp_path):
                                 test_steps=10, batch_size=16)
         return dm, LatentODEVAE(latent_dim=3, ode_hidden=8, encoder_hidden=8, emission_hidden=8, seed=7)
 
-    dm, straight = parts()
-    trainer(max_epochs=2, limit_val_batches=0).fit(straight, dm)
-    dm, first = parts()
-    tr = trainer(max_epochs=1, limit_val_batches=0)
-    tr.fit(first, dm)
-    ckpt = tmp_path / "vae.ckpt"
-    tr.save_checkpoint(ckpt)
+    straight, first, resumed, ckpt = _straight_first_resumed(parts, tmp_path)
     assert torch.equal(LatentODEVAE.load_from_checkpoint(ckpt).rng.get_state(), first.rng.get_state())
-    dm, resumed = parts()
-    trainer(max_epochs=2, limit_val_batches=0).fit(resumed, dm, ckpt_path=ckpt)
-    assert torch.equal(resumed.rng.get_state(), straight.rng.get_state())
-    for (name, p), q in zip(straight.named_parameters(), resumed.parameters()):
-        assert torch.allclose(p, q, atol=1e-6), name
+    _assert_same_training(straight, resumed)
