@@ -7,6 +7,13 @@ weights keep the run's seed, then compares the two MCMC models seed by seed (``p
 
 Writes ``results/<out>-cpu.json``: the per-seed rows and the paired comparison. With offset 0 the
 rows are ``bench_prediction.py``'s own.
+
+    python benchmarks/probe_sampler_noise.py --compare results/A-cpu.json results/B-cpu.json [--dataset ...]
+
+prints, per model, the mean extrapolation MSE of each file, the per-seed correlation over the seeds
+both hold (one seed under two noise streams), and the pooled paired comparison of the first two
+models over both files' runs. Either file may be a probe's or ``bench_prediction.py``'s
+(``prediction-cpu.json:superseded``: the rows an adopted run replaced).
 """
 
 from __future__ import annotations
@@ -14,14 +21,52 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import bench_prediction as bench
+import numpy as np
 import torch
-from paired import compare_runs
+from paired import compare_runs, paired_comparison
+
+
+def _entries(path: str, dataset: str) -> dict:
+    """model -> {seed: extrap MSE} of a probe's or bench_prediction's results file; ``FILE:superseded``
+    reads the dataset's last rows under ``superseded`` (those an adopted run replaced)."""
+    path, _, part = path.partition(":")
+    report = json.loads(Path(path).read_text())
+    if part == "superseded":
+        entries = [s for s in report["superseded"] if s["dataset"] == dataset][-1]["results"]
+    else:
+        entries = report["results"][dataset] if "dataset" not in report else report["results"]
+    return {m: {r.get("seed", i): r["extrap_mse"] for i, r in enumerate(e["runs"])}
+            for m, e in entries.items() if isinstance(e, dict) and "runs" in e}
+
+
+def compare(path_a: str, path_b: str, dataset: str) -> dict:
+    """Each model's mean in each file, the per-seed correlation over the seeds both files hold, and
+    the first two models' paired comparison over the runs of both files pooled."""
+    a, b = _entries(path_a, dataset), _entries(path_b, dataset)
+    out: dict = {"models": {}}
+    for m in a.keys() & b.keys():
+        out["models"][m] = {"seeds_a": sorted(a[m]), "seeds_b": sorted(b[m]), "mean_a": float(np.mean(list(a[m].values()))),
+                            "mean_b": float(np.mean(list(b[m].values())))}
+        seeds = sorted(a[m].keys() & b[m].keys())
+        if len(seeds) >= 2:  # the same seeds under two noise streams
+            va, vb = np.array([a[m][s] for s in seeds]), np.array([b[m][s] for s in seeds])
+            out["models"][m] |= {"same_seeds": [seeds[0], seeds[-1]], "mean_a_same_seeds": float(va.mean()),
+                                 "mean_b_same_seeds": float(vb.mean()),
+                                 "corr_same_seeds": float(np.corrcoef(va, vb)[0, 1])}
+    pair = [m for m in bench.MODELS if m in a and m in b][:2]
+    if len(pair) == 2:
+        x, y = pair
+        rows = [(r[x][s], r[y][s]) for r in (a, b) for s in sorted(r[x].keys() & r[y].keys())]
+        out[f"{x} vs {y}, pooled"] = paired_comparison([u for u, _ in rows], [v for _, v in rows])
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None, help="compare two results files")
     ap.add_argument("--dataset", default="sinusoids", choices=sorted(bench.SETUPS))
     ap.add_argument("--seeds", default="0-9", help="first-last seed, inclusive")
     ap.add_argument("--sampler-offset", type=int, default=1000, help="added to the models' sampler seed only")
@@ -29,6 +74,9 @@ def main() -> None:
     ap.add_argument("--steps-scale", type=float, default=1.0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.compare:
+        print(json.dumps(compare(*args.compare, args.dataset), indent=1))
+        return
     lo, hi = (int(s) for s in args.seeds.split("-"))
     models = args.models.split(",")
     if unknown := set(models) - set(bench.MODELS):
