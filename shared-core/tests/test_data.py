@@ -123,7 +123,7 @@ def test_every_file_in_shared_data_is_registered_and_verifies(monkeypatch):
     assert set(folders) <= set(reg), f"unregistered datasets: {set(folders) - set(reg)}"
     checked = 0
     for name in folders:
-        on_disk = sorted(p.name for p in (SHARED / name).iterdir() if p.is_file())
+        on_disk = sorted(p.relative_to(SHARED / name).as_posix() for p in (SHARED / name).rglob("*") if p.is_file())
         assert on_disk == sorted(f.name for f in reg[name].files), name
         for st in verify_dataset(name):
             assert st.status == "ok", st.detail  # the sha256 typed in the catalog are right
@@ -263,6 +263,24 @@ def test_download_with_wrong_bytes_is_discarded(cache, server):
 # --- successful downloads ------------------------------------------------------------------
 
 
+def test_files_in_sub_folders_download_into_them(cache, server):
+    """Nested names (AFHQ's ref/cat/...) land in sub-folders, fetched alone or from one archive."""
+    (server.folder / "a.jpg").write_bytes(b"cat")
+    with zipfile.ZipFile(server.folder / "pack.zip", "w") as z:
+        z.writestr("x/dog.jpg", b"dog")
+        z.writestr("x/wild.jpg", b"wild")
+    pack = f"{server.url}/pack.zip"
+    register(DatasetSpec("toy", (
+        RemoteFile("ref/cat/a.jpg", f"{server.url}/a.jpg", sha(b"cat")),
+        RemoteFile("ref/dog/b.jpg", archive_member(pack, "x/dog.jpg"), sha(b"dog")),
+        RemoteFile("src/wild/c.jpg", archive_member(pack, "x/wild.jpg"), sha(b"wild")),
+    )))
+    assert get_file("toy", "ref/cat/a.jpg", progress=False).read_bytes() == b"cat"
+    assert get_file("toy", "ref/dog/b.jpg", progress=False) == cache / "toy" / "ref" / "dog" / "b.jpg"
+    assert (cache / "toy" / "src" / "wild" / "c.jpg").read_bytes() == b"wild"  # same archive, one fetch
+    assert server.requests.count("/pack.zip") == 1 and _leftovers(cache) == []
+
+
 def test_http_download_is_verified_atomic_and_shows_progress(cache, server, capsys, monkeypatch):
     body = os.urandom(300_000)
     (server.folder / "blob.bin").write_bytes(body)
@@ -343,8 +361,10 @@ def test_registry_rejects_bad_input_and_lists_valid_names(cache):
         get_file("mnist", "x")
     with pytest.raises(ValueError, match="sha256='abc'"):
         RemoteFile("f", None, "abc")
-    with pytest.raises(ValueError, match="name='a/b'"):
-        RemoteFile("a/b", None, "0" * 64)
+    for bad in ("a/../b", "a//b", ".hidden", "a\\b", ""):
+        with pytest.raises(ValueError, match="relative path"):
+            RemoteFile(bad, None, "0" * 64)
+    assert RemoteFile("ref/cat/a.jpg", None, "0" * 64).name == "ref/cat/a.jpg"  # sub-folders kept
     spec = DatasetSpec("toy", (RemoteFile("f", None, "0" * 64),))
     assert register(spec) is spec and register(spec) is spec  # idempotent
     with pytest.raises(ValueError, match="already registered"):

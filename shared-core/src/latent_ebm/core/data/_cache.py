@@ -91,10 +91,11 @@ def _fetch(spec: DatasetSpec, rf: RemoteFile, url: str, dest: Path, progress: bo
         # One archive download fills every missing file of the dataset that it holds.
         for other in spec.files:
             other_member = member if other is rf else _member_of(other, archive_url)
-            target = folder / other.name
+            target = data_dir() / spec.name / other.name
             if other is not rf and (other_member is None or target.exists()):
                 continue
-            with temp_path(folder, other.name) as tmp:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with temp_path(target.parent, other.name) as tmp:
                 try:
                     extract_member(raw, other_member, tmp, label=archive_url)
                     _install(other, tmp, target, source=archive_url)

@@ -367,6 +367,160 @@ CONNECT4 = DatasetSpec(
     description="UCI Connect-4 8-ply positions, PMLB encoding (gzip TSV).",
 )
 
+_TFBIND10_NOTE = (
+    "derived for the shared data folder from the Design-Bench shards tf_bind_10-{x,y}-{0..83}.npy "
+    "(pho4) in zhuyiyi-123/SOO-Bench at commit db9fba5a062c5fe2e8e98b12c6735726275b38b9: the exact "
+    "oracle table over all 4^10 sequences and a 100,000-row pool from the bottom half (see MANIFEST.md)"
+)
+TFBIND10 = DatasetSpec(
+    "tfbind10",
+    tuple(
+        RemoteFile(name, None, sha, note=_TFBIND10_NOTE)
+        for name, sha in (
+            ("tf_bind_10_pho4.npz", "e5f8abb898c633f69a28e23531131f457b3d331b320a51e659d6065a5560c5ea"),
+            ("tf_bind_10_pho4_stats.json", "b1f4921b9990e817b95f66ff3f4f12809d073dd90e92c9fa6457600950111275"),
+        )
+    ),
+    citation="Trabucco, Geng, Kumar, Levine. Design-Bench (ICML 2022); Barrera et al., Science 2016 "
+    "(PHO4). Shards via SOO-Bench (GPL-3.0).",
+    description="Design-Bench TFBind10 (pho4): exact-oracle lookup of all 10-mers and a bottom-50% "
+    "training pool (derived npz).",
+)
+
+# Upstream serves the .npy shards; the cache holds them gzipped (content_sha256 = the .npy's).
+_BOOTGEN = "2cbe5eeb1502e3e04bb410789bc3b25572ebe119"
+UTR = DatasetSpec(
+    "utr",
+    _files(
+        lambda n: _gh("kaist-silab/bootgen", _BOOTGEN, f"design_bench_data/utr/{n.removesuffix('.gz')}"),
+        """
+        utr-x-0.npy.gz 637c42d3c284488f9b856af4c68d8acec0d4b74c0bd0b90c4e4f2fb13f5abb6d 220fd91fe3b2cb484551ad64e778038e753bdd235ae473ea7b975cc3f2efed41
+        utr-x-1.npy.gz f514a3cd4a71842c4244dc578ce2b8d50e4f361561701e4812be660552d82d82 b6c6aa7223443f2aaa1a6aeaa9c6ce019f0aa4d05dae1986eb2abb7fa2d2cb18
+        utr-x-2.npy.gz 9410bf2f4c8c3f0672674813d4192a8adc0a5c9f81f3cd174ef9c702587c2b63 d5768ea071eba8f5c3dcbb064d915a23f09121fa6fab9abca8b44747fff5b67a
+        utr-x-3.npy.gz 340dcb0663d4860520409ff43245e0cdecf2e540337691c757456043cc3e88f6 e3e8f9845bf69bc72aa116ea92c0bfc656d87f179a1363ff19a3559743349088
+        utr-x-4.npy.gz 6c821b17373bbaca8bc27e95f9ccd9fe0b1ed4b071cccd89bb9d572a6ead07b4 97e8dd04aa6c7d826888acb17709c3dc6902839a35f7ca494f66f7b512b6f5a6
+        utr-x-5.npy.gz 1713f11c8ab638d669ad9088445a3074b53aff2bea9495b1d5ce398f7136c5fe 592fdcc9d0d864aa0720e68780775cee32665258941301bd6a857c26a4d06949
+        utr-x-6.npy.gz 285d8cc0b87c672e26d981c41effb815ab15bf81ccd591b144bc5fd19873478e 2a2619849bef01e162ca2ce5bf7823c42b9e1bbef0582233ced2e48c1372e774
+        utr-x-7.npy.gz 81cae199354dabc1eb918ab44c585bc037b018eb849bd04cee42c11005f8750e 61424afbc2822e15ca5dacb70a81f3ec62dd92dfd63ad2ed7cb1c5162a17c82e
+        utr-x-8.npy.gz 295a1d2a8c44191f4533adbcbe59cc779244029bdead14c4f6371e8865da0388 b69086e8655c9de8c3dec842fafc99a6921206d25a803e399c12ba841b458042
+        utr-x-9.npy.gz 7275c524a4a305237a4b5eeab749c991019696c8e4b0015f8889a164d7a0999e 7c38aa19ecb7ce37d6c89ff9b249aba5006f7a7e85028201d820b523019ebf6d
+        utr-x-10.npy.gz 5050c98c3f24e1448955a3e8fb9180c06c4972ce3651ecb17c4be089d8658a6f 1a8222cb595af2d03052192d3d36d804c0f50a286fcdbe7e5ad4da87a2c062d9
+        utr-x-11.npy.gz 011ff5a9692ff895a88f6da0b8ac501424fb0b43624c324be31d5d7bcb6f8cc6 990887489c9b7a63cbfc73f6da8eac3ccde8c901aa7d9918ae16ce9a9e4ffd6d
+        utr-x-12.npy.gz 958156f03da82fb7c91607ba9cb025515ae33631e4a20818bea0783844632623 0975fc76e91f9a8b271a6b036af94828870cb4febcdc39ed64f84e7c8b7d2f9f
+        utr-x-13.npy.gz f97ff084884ccb6cc94554e20e250dc0f7eee214c778fd7c997bfa1d87a40c76 8bb80d51ebb70df525689c24d595924d38e51b2b5173255953bdd4a44557667e
+        utr-y-0.npy.gz 328eb5bde81c9e42675ee229fc3057db8dd49f661fc846e442310563bcef15b8 b9390e77e2ad41182c89132702679fbbb7f305bc7d76410123dafc19eaa3e139
+        utr-y-1.npy.gz b20fb691bf0d67cb7cc6faac9a75ae36ee4249c702b6b7bb9458beb2e98c461f 272bd135ca37be4417d6806968d624597302d61760e0c6a5d052718eac299e26
+        utr-y-2.npy.gz eaac65dc16881aea5de23e9a15e7818a55e16536733a1c090432f8b84e41385c 46542fe3ff989e007bb9285f9ccd77884019dc6503f174df4cb19f56e1cb718d
+        utr-y-3.npy.gz cc8db67f00486bf29c5db9b5e12364641b2c0f6a2a7c90c437f6e5258afaaf35 1cd7d15b77f090d92dd3afae4d7b154b3d3dbd82274de2e8985d1c2c01502144
+        utr-y-4.npy.gz 2001e0f30d6d06b4c9ff6a9b8e0eb79d5b5f0b755a9ba6032edbb0f67be60f56 ee292f27319ce16f70419362300923fb0bec48bc9158924039679c7e182ac6c7
+        utr-y-5.npy.gz 21d6cf9db16facf9e170fc1113a41a55078c3bd972c9f423a5db90f29a354c2f 6b21c152733d4c3de4d3a7c8f38e477690df76675cd983d07319c02db26a8062
+        utr-y-6.npy.gz 69e3f157888228550cba11e0b32934b8c63f89443bcd1584c0c02f0644d8365e 879ab8e7323e8f8800a196a22a575797e9c43815175fe5fc82d59b301af38723
+        utr-y-7.npy.gz 4ee143fdf092ced0801586e3c38214864ed73331a6a4b626daec059f2d25cdcc 61f08e694f41deab9853d7b355938b4934ab9f40eb47e6418010add9baba9ed2
+        utr-y-8.npy.gz 5e05602013c4df37f6da7466580f0a9f50bfda4a80530474ef22607bf8267208 48b29c629383da100b29b62f3bd7fa2ed0b5c527460477ba5b1e6efb6ae7ac5f
+        utr-y-9.npy.gz e7423fdb42fde6213af81cbf736a2f1b65061d2e04853789cae80df705d9047a 3eb5d01585e8bc2fc82a5e5eba1aad5c396741fee234630ef6dcb4095270e84d
+        utr-y-10.npy.gz 8ba65fe5975da9976f65f897d911ccdc9185a31b8438637e2882b54ef68e5c87 94e21b8f6a79462302a137cc8ed8548b6c8ab61762bb7041176c36f20615be3e
+        utr-y-11.npy.gz e48012f3cfaee18fb5e11b87c9abfcef91a31ae4813c4245701a74f6967b0dd3 c45d4803af547945147a7c04597263dfabf45dbfb1b349feec2091f13eeb345f
+        utr-y-12.npy.gz 4aaa928334436c3beedd7d43fb9bbfa0555a5cbb085ec416d615559ec33615f2 562d47c3b3aa93b24083afa85b6640e07c53d5807c262690301905539745df98
+        utr-y-13.npy.gz f265c20926975158c0e60f53ee4ad13612301d1622bf264fe675605c0aa3fc53 df9e28e5525c5080c382b939b33bdd0c4d5d751fbda56dc11f777330cdac8734
+        """,
+    ),
+    citation="Trabucco et al. Design-Bench (ICML 2022); Sample et al., Nat. Biotechnol. 2019; shards "
+    "via Kim et al., BootGen (arXiv:2306.03111). The UTR ResNet oracle weights are not included.",
+    description="Design-Bench UTR: 280,000 5' UTR sequences (int32 tokens, 50 long) with ribosome loading.",
+)
+
+_SCICOMP = "a56ef9cbd8352a404c22d2798de0fd919917f89b"
+SUPERCONDUCTOR_90 = DatasetSpec(
+    "superconductor-uci-90pct",
+    _files(
+        lambda n: _gh("oregonstate-physics/scicomp_ii_f26", _SCICOMP, f"homework/final-project/data/{n}"),
+        """
+        composition_train.csv.gz fc00394f1701e0cb840d030f55e6d5ee41096df9a4ac434d0db9dfc7b6ad2cf7
+        composition_test.csv.gz 8ab3ea65c40604d6f18390c009eaaa4c37a91c4d84aaf31f6f8d59094becc216
+        """,
+    ),
+    citation="Hamidieh, Comput. Mater. Sci. 154 (2018) 346-354 (UCI Superconductivity Data, NIMS "
+    "SuperCon). A 90/10 split; the test rows carry no critical_temp.",
+    description="UCI superconductor element compositions: 19,137 rows with Tc (train) and 2,126 without.",
+)
+
+_NERF_NOTE = (
+    "derived for the shared data folder by exact box averaging of the 800x800 RGBA training views "
+    "(shouxieai/nerf data/nerf_synthetic/lego/train, commit c56f8179fca38c84200e230e7cb1133f765ec998); "
+    "arrays images, poses, focal, camera_angle_x, file_path (see MANIFEST.md)"
+)
+_NERF = "c56f8179fca38c84200e230e7cb1133f765ec998"
+NERF_LEGO_TRAIN = DatasetSpec(
+    "nerf-lego-train",
+    (
+        RemoteFile(
+            "transforms_train.json",
+            _gh("shouxieai/nerf", _NERF, "data/nerf_synthetic/lego/transforms_train.json"),
+            "82d46cfbd405d7da8562b6fa75b6fb0631a3f941adf66f0c023acb8bf9ea273a",
+        ),
+        RemoteFile("lego_train_100x100.npz", None, "9bf6087798f38dad0964bac8a88849369cc4e63857db2d593f90890afe2bd622", note=_NERF_NOTE),
+        RemoteFile("lego_train_200x200.npz", None, "5f823f24f0db84809aa5d46d68a74b9b6eddcc72fc64c789c3be8c2925bcb23a", note=_NERF_NOTE),
+    ),
+    citation="Mildenhall et al. NeRF, ECCV 2020. Lego model by Heinzelnisse (blendswap 11490, CC BY-NC).",
+    description="NeRF synthetic lego: 100 training views with camera-to-world poses, at 100x100 and 200x200.",
+)
+
+_STARGAN = "875b70a150609e8a678ed8482562e7074cdce7e5"
+AFHQ_SAMPLES = DatasetSpec(
+    "afhq-stargan-v2-samples",
+    _files(
+        lambda n: _gh("clovaai/stargan-v2", _STARGAN, f"assets/representative/afhq/{n}"),
+        """
+        ref/cat/flickr_cat_000495.jpg e21cf2fb2fd65a90c68276696ea8b67a40f3a5579319427781a6cec07c77ec65
+        ref/cat/flickr_cat_000557.jpg aac273c2c763a1862b3fe200cedfbbc66137b2c4ca117235fe5c1804b33da68a
+        ref/cat/pixabay_cat_000355.jpg 09774a6221e8b2a8919119d3d449c25b806b4754f3a857143260592cc78a7e1a
+        ref/cat/pixabay_cat_000491.jpg 7343230c5fd15e6c63c697ccddaa80a28a67d070246f76aa024761f30497c32a
+        ref/cat/pixabay_cat_000535.jpg e2bd07fae3c8333a89fa1af49a93c020e39704ffcac22354055675b0468d8c6c
+        ref/cat/pixabay_cat_000623.jpg cdacb6d38a6fa6f039bc2b3ec0ec0cd0b5776c5250ab46d709194cb5bfca1d0a
+        ref/cat/pixabay_cat_000730.jpg b8fdf39b432c8538e423eaaeb5dfd899c763fc8a47371227af39d64cb1d9c55b
+        ref/cat/pixabay_cat_001479.jpg aea06ac11fcbef4cbbb5fddf2ada48e5f64b64eaeb4a2cb6bfdc388dd038bfa0
+        ref/cat/pixabay_cat_001699.jpg 68797e8bcfa7bebb136af6d975b6f259d40893dada099ecbd9a1950f71edb83f
+        ref/cat/pixabay_cat_003046.jpg 816b83e70b2517108870a4c3339433ccf2f9b30b10bc186f0aeeb76cb76b368c
+        ref/dog/flickr_dog_001072.jpg 72af239d0c3b12176491a4048a93b882b5a355436bd111239b74e8b1b5bbafbf
+        ref/dog/pixabay_dog_000121.jpg 7e18c9e20a90a12b0be42537ac4a4f75e714ab68e2138806d1e9bb189d389c4b
+        ref/dog/pixabay_dog_000322.jpg 4c18e4afbcb6f44081e6c54ddf2eb9a0ecd3d9318df29237fe9132b3eba6881d
+        ref/dog/pixabay_dog_000357.jpg 71cfa7b5522de98c4f4bb7fea6779c4718dc5f44b95ed6a0a2018d81d3a58b1e
+        ref/dog/pixabay_dog_000409.jpg 5e76ddd5d971388209641b6921480b1ac7e76c68bd2e496549a920d3f105e0c4
+        ref/dog/pixabay_dog_000799.jpg ab01d6382a6216f8f025c70848a1dc35475feecaefa7ef0f4c29cc3e4cfad686
+        ref/dog/pixabay_dog_000890.jpg 90585bc906fa8342d1e1e09fb9d4568fc7e027cd4d95c5d9e2e492eb6a532976
+        ref/dog/pixabay_dog_001082.jpg c558a0a443fa2d87aae100fd111f9d30d304b41afecfa6c2e5332cd6bd8bd908
+        ref/wild/flickr_wild_000731.jpg 8e31c8dd1ec9c77d10be826cefb2a073a32356928e299a17fe511e88d916e3d4
+        ref/wild/flickr_wild_001223.jpg f5b3d6af8201f82fd4324fa69e01a09d8e289e524864364a74a72315b7f030e2
+        ref/wild/flickr_wild_002020.jpg 29d084eb72ecd207b59f16bf29185b17f3b8b3cc023fe1095d799da22eb87aba
+        ref/wild/flickr_wild_002092.jpg d29c6c2b0f12bbe6154ed3d1d4243ae953c015e8b61c4011b0eac876ae287cfd
+        ref/wild/flickr_wild_002933.jpg 22e6af82b4a16767e76da455526357a6abfbe4b02c32c649d23060f03eb714dc
+        ref/wild/flickr_wild_003137.jpg 27b70db315d4699f6c27075170923af8b31100fa6ce1be6c74d62e0bde1ebb72
+        ref/wild/flickr_wild_003355.jpg 14cf270d278f4e1b1a4c9a13531a58eb3e862c7f78e13095075af38c60ac52ae
+        ref/wild/flickr_wild_003796.jpg 22f88c3587c25381242823b558ca3277eb939226501c5cae5023733bc7dab1f8
+        ref/wild/flickr_wild_003969.jpg f302ecd8287c33477171cdd31ee5aea4f5d84e0277b48ac9d565d708562e80c3
+        ref/wild/pixabay_wild_000637.jpg 45c57a373cbec6d5849c588302d51a34c8738919caf1b1b91f375cccb03bb571
+        src/cat/flickr_cat_000253.jpg 4a5510efcf592693a1f7e9176e3b768e5baf7bed149239eb2db5a9484963ff31
+        src/cat/pixabay_cat_000181.jpg 25af1a3da1d01ee83f03ac2ec930a2cb6f27dd8bef1c9aac8418a989eedecbb6
+        src/cat/pixabay_cat_000241.jpg f16589c997546bc66db4633ed7d591d0953e9449b709bcdec9c9671a03c83cea
+        src/cat/pixabay_cat_000276.jpg 1ae1b13fdf4c140b029c227f92ac35c13b22a24fa10ebd3db2139efd89aeb9a5
+        src/cat/pixabay_cat_004826.jpg 0ed6282448ef84e4719fc53432225b0fdcd14adb55e9315625eab0ef11417992
+        src/dog/flickr_dog_000094.jpg 5250acd2de402c3b74dda673ef099a0c1ae40141f59fa1cad47242ffc4c9c85c
+        src/dog/pixabay_dog_000321.jpg 47afd3619f220ba29e14a8150bc30ff4331e1407c3f6c7247d726178aaf5614f
+        src/dog/pixabay_dog_000322.jpg 4c18e4afbcb6f44081e6c54ddf2eb9a0ecd3d9318df29237fe9132b3eba6881d
+        src/dog/pixabay_dog_001082.jpg c558a0a443fa2d87aae100fd111f9d30d304b41afecfa6c2e5332cd6bd8bd908
+        src/dog/pixabay_dog_002066.jpg 5d31ca6a285e66a61f2e1937b3b8cf706cbe5482f5f75756e2bfb18e858db341
+        src/wild/flickr_wild_000432.jpg 7b90c7531d13ba7739357bd7f74054b078a4a03307b11293f8b1611f996eb55a
+        src/wild/flickr_wild_000814.jpg ec18d4421c83875543fd55c86eb8d59cd439bfd6f9afff213b3f30959a18528d
+        src/wild/flickr_wild_002036.jpg 43c8eb39cbc5a7aa1909a7487cb5e4998022f76dfa38bea4a60eba8b63e64ecc
+        src/wild/flickr_wild_002159.jpg b10939a6eb823dc0c419d73f5fa9224c8eb90af5d4ba1fa7ce4a9086dfe150c6
+        src/wild/pixabay_wild_000558.jpg 271d41bf97df3f175aa3b830f7f0a98f8a721a71e0f1e92ea574ed737993b51c
+        """,
+    ),
+    citation="Choi, Uh, Yoo, Ha. StarGAN v2: Diverse Image Synthesis for Multiple Domains, CVPR 2020. "
+    "AFHQ, CC BY-NC 4.0 (NAVER).",
+    description="43 AFHQ images (512x512 RGB): StarGAN v2's reference and source samples, cat / dog / wild.",
+)
+
 BUILTIN = (
     WIKITEXT2,
     PTB,
@@ -381,6 +535,11 @@ BUILTIN = (
     DOCKING_MOOD,
     TFBIND8,
     CONNECT4,
+    TFBIND10,
+    UTR,
+    SUPERCONDUCTOR_90,
+    NERF_LEGO_TRAIN,
+    AFHQ_SAMPLES,
 )
 for _spec in BUILTIN:
     register(_spec)

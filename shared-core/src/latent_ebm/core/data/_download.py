@@ -36,7 +36,7 @@ _USER_AGENT = "latent-ebm-data/0.1 (+https://github.com/latent-ebm)"
 def temp_path(folder: Path, name: str):
     """A fresh temp file path in ``folder`` (same filesystem, so ``os.replace`` is atomic);
     removed on exit unless it was moved away."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(name).name}.", suffix=".part", dir=folder)
     os.close(fd)
     tmp = Path(tmp)
     tmp.chmod(0o644)  # mkstemp makes 0600; the cache may be shared

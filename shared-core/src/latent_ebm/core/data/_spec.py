@@ -36,6 +36,8 @@ def _check_sha(name: str, value: str | None, *, optional: bool = False) -> None:
 class RemoteFile:
     """One file of a dataset, stored in the cache as ``<data_dir>/<dataset>/<name>``.
 
+    ``name`` may hold sub-folders (``"ref/cat/a.jpg"``), kept as they are in the cache.
+
     A file verifies if its bytes hash to ``sha256``, or, when ``content_sha256`` is given, if
     its *content* does: the gunzipped stream for a gzip file, the bytes otherwise. The second
     form lets a recompressed cached copy (hashed by ``sha256``) and the original download
@@ -55,9 +57,11 @@ class RemoteFile:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name or "\\" in self.name or self.name.startswith("."):
+        parts = (self.name or "").split("/")
+        if "\\" in self.name or any(not p or p.startswith(".") for p in parts):
             raise ValueError(
-                f"name={self.name!r}: expected a plain file name (no folders, no leading dot)"
+                f"name={self.name!r}: expected a file name or a relative path with '/' "
+                "(no empty parts, no part starting with a dot)"
             )
         _check_sha("sha256", self.sha256)
         _check_sha("content_sha256", self.content_sha256, optional=True)
