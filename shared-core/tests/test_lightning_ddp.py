@@ -9,6 +9,7 @@ import functools
 import pytest
 import torch
 
+from latent_ebm.core.lightning import ChainConfig, FastLoop, OptimConfig
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing import LinearGaussian, LinearGaussianDualRate, LinearGaussianLEBM
 from latent_ebm.core.testing.contract import check_ddp
@@ -29,8 +30,11 @@ def _double(cls, **kw):
 def test_lebm_ebm_prior_and_chains_match_single_process(tmp_path):
     """Two optimisers (generator + EBM prior), grad clipping and example-keyed persistent chains."""
     make = functools.partial(
-        _double, LinearGaussianLEBM, prior="ebm", init_noise="example", persistent_posterior=True,
-        n_examples=len(X), grad_clip=1.0, posterior=LangevinSchedule(5, 0.1, noise_scale=0.0),
+        _double, LinearGaussianLEBM, prior="ebm", init_noise="example",
+        chains=ChainConfig(persistent=True, n_examples=len(X)),
+        optim=OptimConfig(lr=1e-2, algorithm="adam", betas=(0.5, 0.999), grad_clip=1.0),
+        prior_optim=OptimConfig(lr=1e-3, algorithm="adam", betas=(0.5, 0.999), grad_clip=1.0),
+        posterior=LangevinSchedule(5, 0.1, noise_scale=0.0),
         prior_langevin=LangevinSchedule(5, 0.3, noise_scale=0.0))
     ref, ranks = check_ddp(make, _indexed(), tmp_path, batch_size=4, epochs=2)
     assert ref["extra"]["posterior_chains"]["seen"].all()  # rank 1's chains reached rank 0 too
@@ -38,5 +42,6 @@ def test_lebm_ebm_prior_and_chains_match_single_process(tmp_path):
 
 
 def test_dual_rate_matches_single_process(tmp_path):
-    make = functools.partial(_double, LinearGaussianDualRate, inner_steps=3, init_noise="example")
+    make = functools.partial(_double, LinearGaussianDualRate, fast=FastLoop(steps=3, weight_decay=0.0),
+                             init_noise="example")
     check_ddp(make, _indexed(), tmp_path, batch_size=4, epochs=2)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from latent_ebm.core.lightning import FastLoop, LocalPosterior, OptimConfig, warmup_cosine
 from latent_ebm.core.testing import (
     LinearGaussian,
     LinearGaussianDualRate,
@@ -17,9 +18,9 @@ from latent_ebm.core.testing.contract import tiny_trainer
 LG = LinearGaussian.random(6, 2, 0.5, scales=(2.0, 1.0), orthogonal=True, seed=3)
 
 
-def _module(**kw) -> LinearGaussianDualRate:
-    m = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, inner_lr=0.1,
-                               inner_lr_final_ratio=0.01, seed=0, **kw).double()
+def _module(fast: dict | None = None, **kw) -> LinearGaussianDualRate:
+    loop = FastLoop(lr=0.1, final_ratio=0.01, weight_decay=0.0, **(fast or {}))
+    m = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, fast=loop, seed=0, **kw).double()
     with torch.no_grad():
         m.W.copy_(LG.W)
     return m
@@ -49,7 +50,8 @@ def _learn(expected_nll: bool, tmp_path) -> tuple[LinearGaussianDualRate, torch.
     L.seed_everything(0, verbose=False)
     x, _ = LG.sample(1024, seed=1)
     m = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, expected_nll=expected_nll,
-                               inner_steps=30, inner_lr=0.5, lr=0.1, slow_optimizer="sgd", seed=0)
+                               fast=FastLoop(steps=30, lr=0.5, weight_decay=0.0),
+                               optim=OptimConfig(lr=0.1, algorithm="sgd"), seed=0)
     w0 = m.W.detach().double().clone()
     tiny_trainer(tmp_path, max_epochs=60).fit(m, DataLoader(TensorDataset(x.float()), batch_size=1024))
     return m, w0
@@ -76,7 +78,7 @@ def test_slow_loop_learns_marginal_covariance(tmp_path):
 
 def test_validation_runs_inner_loop_and_refuses_inference_mode(tmp_path):
     x, _ = LG.sample(64, seed=2)
-    m = _module(eval_inner_steps=5).float()
+    m = _module({"eval_steps": 5}).float()
     out = tiny_trainer(tmp_path).validate(m, DataLoader(TensorDataset(x.float()), batch_size=32), verbose=False)
     assert set(out[0]) == {"val/nll", "val/kl", "val/elbo"}
     with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode=False"):
@@ -87,16 +89,15 @@ def test_accumulate_inner_grads_adds_inner_decoder_gradient():
     """With accumulate_inner_grads the slow gradient equals grad(slow loss) + sum over inner steps
     of grad_W(sum_b nll + kl) at each inner iterate (the first-party code's accumulation)."""
     x, _ = LG.sample(16, seed=4)
-    m = _module(accumulate_inner_grads=True, inner_steps=3)
+    m = _module({"accumulate_grads": True, "steps": 3})
     local, acc, _ = m._fit_local(x, 3, generator=torch.Generator().manual_seed(0), idx=None, accumulate=True)
-    ref = _module(inner_steps=3)
+    ref = _module({"steps": 3})
     ref_local = ref.init_local(x, generator=torch.Generator().manual_seed(0))
     total = torch.zeros_like(ref.W)
     mu, lv = ref_local.mu.clone().requires_grad_(), ref_local.logvar.clone().requires_grad_()
     opt = torch.optim.AdamW([mu, lv], lr=0.1, weight_decay=0.0)
-    from latent_ebm.core.lightning.dual_rate import LocalPosterior, cosine_lr
     for t in range(3):
-        opt.param_groups[0]["lr"] = cosine_lr(t, 3, 0.1, 0.01)
+        opt.param_groups[0]["lr"] = 0.1 * warmup_cosine(t, max_steps=3, min_ratio=0.01)
         nll, kl = ref.elbo_terms(x, LocalPosterior(mu, lv, ref_local.eps))
         gmu, glv, gw = torch.autograd.grad((nll + kl).sum(), [mu, lv, ref.W])
         mu.grad, lv.grad = gmu, glv

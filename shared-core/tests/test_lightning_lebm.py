@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from latent_ebm.core.lightning import ChainConfig, OptimConfig
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing import LinearGaussian, LinearGaussianLEBM
 from latent_ebm.core.testing.contract import tiny_trainer
@@ -65,7 +66,8 @@ def _fit_and_measure_prior(prior, tmp_path):
     m = LinearGaussianLEBM(
         data_dim=3, latent_dim=1, obs_sigma=0.5, prior=prior, prior_hidden=32,
         posterior=LangevinSchedule(20, 0.3), prior_langevin=LangevinSchedule(30, 0.4),
-        generator_lr=3e-2, prior_lr=3e-3, seed=0,
+        optim=OptimConfig(lr=3e-2, algorithm="adam", betas=(0.5, 0.999)),
+        prior_optim=OptimConfig(lr=3e-3, algorithm="adam", betas=(0.5, 0.999)), seed=0,
     )
     x, _ = _two_mode_data(4096, seed=0)
     loader = DataLoader(TensorDataset(x), batch_size=512, shuffle=True)
@@ -97,10 +99,14 @@ def test_gaussian_prior_on_the_same_data_stays_unimodal(tmp_path):
 
 
 def test_bad_arguments_name_themselves():
-    with pytest.raises(ValueError, match="generator_lr"):
-        LinearGaussianLEBM(generator_lr=-1.0)
-    with pytest.raises(ValueError, match="n_examples"):
-        LinearGaussianLEBM(persistent_posterior=True)
+    with pytest.raises(ValueError, match=r"prior_optim\.lr=-1\.0 is not allowed"):
+        LinearGaussianLEBM(prior_optim={"lr": -1.0})
+    with pytest.raises(ValueError, match=r"chains\.n_examples=0 is not allowed"):
+        LinearGaussianLEBM(chains=ChainConfig(persistent=True))
+    with pytest.raises(ValueError, match=r"posterior\.n_steps=-1 is not allowed"):
+        LinearGaussianLEBM(posterior={"n_steps": -1, "step_size": 0.1})
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['lr_typo'\]"):
+        LinearGaussianLEBM(optim={"lr_typo": 1.0})
     with pytest.raises(ValueError, match="init_noise"):
         LinearGaussianLEBM(init_noise="batch")
 

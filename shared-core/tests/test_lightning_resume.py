@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from latent_ebm.core.lightning import ChainConfig, FastLoop
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing import (
     GaussianCoop,
@@ -26,15 +27,15 @@ def _indexed():
 
 @pytest.mark.parametrize("prior", ["gaussian", "ebm"])
 def test_lebm_resume_exact(tmp_path, prior):
-    make = functools.partial(LinearGaussianLEBM, prior=prior, persistent_posterior=True, n_examples=len(X),
+    make = functools.partial(LinearGaussianLEBM, prior=prior, chains=ChainConfig(persistent=True, n_examples=len(X)),
                              posterior=LangevinSchedule(5, 0.1), prior_langevin=LangevinSchedule(5, 0.3))
     state = check_resume(make, _indexed, tmp_path, epochs=3, interrupt_after=1)
     assert state["extra"]["posterior_chains"]["seen"].all()
-    assert state["extra"]["langevin_calls"] == 9
+    assert state["extra"]["iterations"] == 9
 
 
 def test_dual_rate_resume_exact(tmp_path):
-    make = functools.partial(LinearGaussianDualRate, inner_steps=4)
+    make = functools.partial(LinearGaussianDualRate, fast=FastLoop(steps=4))
     check_resume(make, lambda: DataLoader(TensorDataset(X), batch_size=8), tmp_path, epochs=3)
 
 

@@ -4,21 +4,35 @@
 - :class:`DualRateModule`: per-example local VB fitted fast, global weights slowly (LTM, 2025).
 - :class:`CooperativeModule`: EBM + initializer by MCMC teaching (CoopNets, Xie et al. 2018).
 
-All keep a per-rank sampler generator restored exactly on resume, log sampler diagnostics, and
-are correct under DDP (tested with 2 CPU processes on gloo).
+Each base owns the training step and calls a package's hooks; each takes its settings as groups
+(:class:`OptimConfig`, :class:`FastLoop`, :class:`ChainConfig`, and the samplers'
+``LangevinSchedule``). All keep a per-rank sampler generator restored exactly on resume, log
+sampler diagnostics, and are correct under DDP (tested with 2 CPU processes on gloo).
 """
 
-from ._base import Diagnostics, SeededModule, check_positive
+from ._base import Diagnostics, NoiseMode, SeededModule
+from .config import ChainConfig, FastLoop, OptimConfig, as_config, config_dict
 from .cooperative import CooperativeModule
 from .dual_rate import DualRateModule, LocalPosterior
-from .latent_ebm import LatentEBMModule
+from .latent_ebm import LatentEBMModule, escape_inference, is_energy_prior
+from .optim import build_optimizer, decay_groups, warmup_cosine
 
 __all__ = [
+    "ChainConfig",
     "CooperativeModule",
     "Diagnostics",
     "DualRateModule",
+    "FastLoop",
     "LatentEBMModule",
     "LocalPosterior",
+    "NoiseMode",
+    "OptimConfig",
     "SeededModule",
-    "check_positive",
+    "as_config",
+    "build_optimizer",
+    "config_dict",
+    "decay_groups",
+    "escape_inference",
+    "is_energy_prior",
+    "warmup_cosine",
 ]

@@ -1,5 +1,6 @@
-"""What the base LightningModules share: a per-rank sampler RNG saved in checkpoints, noise keyed
-by rank or by example, batch unpacking, settings coercion and sampler diagnostics.
+"""What the base LightningModules share: the per-rank sampler RNG saved in checkpoints, noise keyed
+by rank or by example, the training-iteration counter, batch unpacking, groups in hyperparameters,
+one optimiser step for manual optimisation, and sampler diagnostics.
 
 RNG design: every module owns one CPU ``torch.Generator`` per rank, seeded ``seed + rank``. Bulk
 noise is drawn on the module's device from the counter-based Philox stream of
@@ -9,60 +10,28 @@ device-independent and a resumed run replays the same noise on CPU or GPU.
 
 from __future__ import annotations
 
-import math
+import inspect
 import os
 import warnings
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from latent_ebm.core import ops
-from latent_ebm.core.samplers import LangevinSchedule
+from latent_ebm.core.checks import check_choice, check_int
+from latent_ebm.core.rng import SEED_HIGH, example_seed, register_stream
 
-__all__ = ["Diagnostics", "NoiseMode", "SeededModule", "as_schedule", "check_positive"]
+from .config import OptimConfig, config_dict
+from .optim import build_optimizer
+
+__all__ = ["Diagnostics", "NoiseMode", "SeededModule"]
 
 NoiseMode = Literal["rank", "example"]
-_SEED_HIGH = (1 << 63) - 1
-_MASK64 = (1 << 64) - 1
-CKPT_KEY = "latent_ebm"
-
-
-def as_schedule(value: LangevinSchedule | Mapping[str, Any] | None, name: str) -> LangevinSchedule | None:
-    """A LangevinSchedule from itself, from a dict of its fields (YAML, checkpoint hparams) or None."""
-    if value is None or isinstance(value, LangevinSchedule):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return LangevinSchedule(**value)
-        except TypeError as err:
-            raise ValueError(f"{name}={dict(value)!r} is not allowed: {err}") from None
-    raise ValueError(f"{name}={value!r} is not allowed; give a LangevinSchedule, a dict of its fields or None")
-
-
-def check_positive(allow_zero: bool = False, **values: object) -> None:
-    """ValueError naming the first value that is not a finite number > 0 (>= 0 with allow_zero)."""
-    for name, v in values.items():
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        if not ok or v < 0 or (v == 0 and not allow_zero):
-            rule = ">= 0" if allow_zero else "> 0"
-            raise ValueError(f"{name}={v!r} is not allowed; it must be a finite number {rule}")
-
-
-def _splitmix64(x: int) -> int:
-    """A 64-bit mixing function (Steele, Lea, Flood 2014): distinct keys -> decorrelated seeds."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def example_seed(seed: int, stream: int, index: int) -> int:
-    """The Philox seed of example ``index`` in ``stream`` (a small int naming what is drawn)."""
-    return _splitmix64(_splitmix64(_splitmix64(seed & _MASK64) ^ stream) ^ (index & _MASK64)) & _SEED_HIGH
+CKPT_KEY = "latent_ebm"  # the core's entry in a checkpoint dict; packages use checkpoint_state()
+_RESEED_STREAM = register_stream("core.reseed", 0x5EED)
 
 
 class Diagnostics:
@@ -98,33 +67,49 @@ class Diagnostics:
 class SeededModule(L.LightningModule):
     """A LightningModule with a per-rank sampler RNG (``self.rng``) restored exactly on resume.
 
-    ``seed=None`` takes the global seed of ``lightning.seed_everything`` (``PL_GLOBAL_SEED``), else
-    0. Under DDP each rank's generator state is gathered in ``on_save_checkpoint`` (Lightning calls
+    Args:
+        init_noise: ``"rank"`` draws chain starts and other per-example noise from the per-rank
+            generator; ``"example"`` keys them by example index (:func:`~latent_ebm.core.rng.
+            example_seed`), so they do not depend on batch split or world size.
+        seed: base seed of the generator; None takes the global seed of
+            ``lightning.seed_everything`` (``PL_GLOBAL_SEED``), else 0.
+
+    Under DDP each rank's generator state is gathered in ``on_save_checkpoint`` (Lightning calls
     it on every rank) and every rank takes its own back on load; a resume on another world size
-    reseeds from (seed, rank, step) with a warning.
+    reseeds from (seed, rank, step) with a warning. ``iterations`` counts training steps (the
+    offset of example-keyed draws) and is checkpointed. A subclass adds its own state to the
+    checkpoint through :meth:`checkpoint_state` / :meth:`load_checkpoint_state`.
+
+    Settings live in attributes (the base's groups) and the subclass's constructor arguments in
+    ``hparams``: a package calls ``self.save_hyperparameters()`` after ``super().__init__``, and
+    groups are stored there as plain dicts, so checkpoints load with ``weights_only=True``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, init_noise: NoiseMode = "rank", seed: int | None = None) -> None:
         super().__init__()
+        check_choice("init_noise", init_noise, ("rank", "example"))
+        check_int("seed", seed, allow_none=True)
+        self.init_noise: NoiseMode = init_noise
+        self.seed = seed
+        self.iterations = 0
         self._rng: torch.Generator | None = None
         self._rng_rank: int | None = None
+        self._grad_clips: list[float | None] = []
 
-    def save_base_hyperparameters(self, base_args: dict[str, Any]) -> None:
-        """``save_hyperparameters()``, then the base class's own arguments it missed.
-
-        ``save_hyperparameters`` records the outermost constructor's arguments (under LightningCLI,
-        the config given for the subclass), so a base setting that a subclass passes through
-        without re-declaring it would be absent from ``hparams``; it is filled in here.
-        """
-        self.save_hyperparameters()
-        for name, value in base_args.items():
-            if name not in ("self", "__class__") and name not in self.hparams:
-                self.hparams[name] = value
+    def save_hyperparameters(self, *args: Any, ignore: Any = None, frame: Any = None, logger: bool = True) -> None:
+        """Lightning's ``save_hyperparameters``, with dataclass groups stored as plain dicts."""
+        if frame is None:
+            frame = inspect.currentframe().f_back
+        super().save_hyperparameters(*args, ignore=ignore, frame=frame, logger=logger)
+        for store in (self._hparams, getattr(self, "_hparams_initial", None)):
+            if store is not None:
+                for key in list(store):
+                    store[key] = config_dict(store[key])
 
     # ---- the sampler RNG --------------------------------------------------------------------
     @property
     def base_seed(self) -> int:
-        seed = self.hparams.get("seed")
+        seed = self.seed
         if seed is None:
             seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         return int(seed)
@@ -141,7 +126,7 @@ class SeededModule(L.LightningModule):
     def draw_seed(self, generator: torch.Generator | None = None) -> int:
         """One int64 seed for a Philox stream, drawn from ``generator`` (default ``self.rng``)."""
         gen = self.rng if generator is None else generator
-        return int(torch.randint(0, _SEED_HIGH, (), dtype=torch.int64, generator=gen, device=gen.device))
+        return int(torch.randint(0, SEED_HIGH, (), dtype=torch.int64, generator=gen, device=gen.device))
 
     def standard_normal(
         self,
@@ -150,22 +135,27 @@ class SeededModule(L.LightningModule):
         *,
         idx: Tensor | None = None,
         stream: int = 0,
-        offset: int = 0,
-        mode: NoiseMode = "rank",
+        offset: int | None = None,
+        mode: NoiseMode | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """N(0, I) draws (n, *shape) on the module's device.
 
         ``mode="rank"``: one Philox stream seeded from ``generator`` (default ``self.rng``).
-        ``mode="example"``: row i comes from the stream keyed by (seed, ``stream``, ``idx[i]``) at
-        ``offset``, independent of batch composition and world size (one small draw per example).
+        ``mode="example"``: row i comes from the stream keyed by (seed, ``stream``, ``idx[i]``),
+        independent of batch composition and world size. Both read the stream at ``offset``
+        (default: ``iterations``, so each training step draws fresh example-keyed noise).
+        ``mode=None`` follows ``init_noise``, falling back to ``"rank"`` where no indices (or an
+        explicit generator) are given.
         """
         dtype = dtype or self.dtype
+        if mode is None:
+            mode = "example" if self.init_noise == "example" and idx is not None and generator is None else "rank"
+        offset = self.iterations if offset is None else offset
         if mode == "rank":
             return ops.philox_normal((n, *shape), self.draw_seed(generator), offset, self.device, dtype)
-        if mode != "example":
-            raise ValueError(f"mode={mode!r} is not allowed; use 'rank' or 'example'")
+        check_choice("mode", mode, ("rank", "example"))
         if idx is None or idx.numel() != n:
             raise ValueError(
                 f"init_noise='example' needs the batch's example indices (n={n}); got idx={idx!r}. "
@@ -208,15 +198,69 @@ class SeededModule(L.LightningModule):
                     return v.shape[0]
         raise ValueError(f"cannot tell the batch size of {type(x).__name__}; override batch_size_of")
 
-    @staticmethod
-    def schedule_hparam(module: L.LightningModule, name: str) -> LangevinSchedule | None:
-        """Coerce ``hparams[name]`` to a LangevinSchedule and store it back as a plain dict, so the
-        checkpoint loads with ``weights_only=True``."""
-        schedule = as_schedule(module.hparams[name], name)
-        module.hparams[name] = None if schedule is None else asdict(schedule)
-        return schedule
+    # ---- optimisers ---------------------------------------------------------------------------
+    def optimizer_groups(self) -> list[tuple[Iterable[nn.Parameter], OptimConfig]]:
+        """(parameters, settings) of each optimiser, in order; each base defines its own."""
+        raise NotImplementedError
+
+    def configure_optimizers(self) -> Any:
+        """One optimiser (and LR scheduler, stepped per optimiser step) per :meth:`optimizer_groups`."""
+        groups = self.optimizer_groups()
+        total = self._schedule_length(len(groups))
+        built = [build_optimizer(params, cfg, total_steps=total) for params, cfg in groups]
+        self._grad_clips = [cfg.grad_clip for _, cfg in groups]
+        opts = [opt for opt, _ in built]
+        scheds = [{"scheduler": s, "interval": "step"} for _, s in built if s is not None]
+        if len(opts) == 1:
+            return {"optimizer": opts[0], "lr_scheduler": scheds[0]} if scheds else opts[0]
+        return (opts, scheds) if scheds else opts
+
+    def _schedule_length(self, n_optimizers: int) -> int | None:
+        """Optimiser steps of the whole run, from the Trainer (for a cosine with ``max_steps=None``);
+        under manual optimisation Lightning counts every optimiser's step in ``global_step``."""
+        trainer = self._trainer
+        if trainer is None:
+            return None
+        if trainer.max_steps and trainer.max_steps > 0:
+            steps = trainer.max_steps
+            return steps if self.automatic_optimization else max(1, steps // n_optimizers)
+        try:
+            return int(trainer.estimated_stepping_batches)
+        except Exception:  # no data attached yet (e.g. configure_optimizers called by hand)
+            return None
+
+    def step_optimizers(self, loss: Tensor) -> None:
+        """One update of every optimiser from ONE ``manual_backward`` of ``loss`` (manual
+        optimisation): zero_grad all, backward (one DDP reduction, complete before any step),
+        then per optimiser its own grad-norm clip and step, then every LR scheduler steps once.
+
+        The losses summed into ``loss`` must touch disjoint parameter sets where each should get
+        only its own gradient (samples detached), which every base ensures."""
+        opts = self.optimizers()
+        opts = list(opts) if isinstance(opts, list | tuple) else [opts]
+        clips = self._grad_clips or [None] * len(opts)
+        for opt in opts:
+            opt.zero_grad()
+        self.manual_backward(loss)
+        for opt, clip in zip(opts, clips):
+            if clip is not None:
+                self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+            opt.step()
+        schedulers = self.lr_schedulers()
+        if schedulers is not None:
+            for sch in schedulers if isinstance(schedulers, list) else [schedulers]:
+                sch.step()
 
     # ---- checkpoints --------------------------------------------------------------------------
+    def checkpoint_state(self) -> dict[str, Any]:
+        """State saved with every checkpoint beside the weights; extend with ``super()`` (tensors,
+        numbers, strings, lists and dicts of them only, so ``weights_only`` loading works)."""
+        return {"iterations": self.iterations}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`checkpoint_state` saved; extend with ``super()``."""
+        self.iterations = int(state.get("iterations", 0))
+
     def _gather_rows(self, t: Tensor) -> list[Tensor]:
         """Every rank's copy of ``t`` (a collective under DDP), as a list on CPU."""
         trainer = self._trainer
@@ -228,10 +272,12 @@ class SeededModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = self.rng.get_state().to(torch.int64)  # int64: every backend all_gathers it
         rows = self._gather_rows(state)
-        checkpoint.setdefault(CKPT_KEY, {})["rng"] = [r.to(torch.uint8) for r in rows]
+        checkpoint[CKPT_KEY] = {**self.checkpoint_state(), "rng": [r.to(torch.uint8) for r in rows]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        states = checkpoint.get(CKPT_KEY, {}).get("rng")
+        state = checkpoint.get(CKPT_KEY, {})
+        self.load_checkpoint_state(state)
+        states = state.get("rng")
         if not states:
             return
         world = self._trainer.world_size if self._trainer is not None else 1
@@ -246,4 +292,4 @@ class SeededModule(L.LightningModule):
             f"reseeding each rank from (seed, rank, step={step})",
             stacklevel=2,
         )
-        gen.manual_seed(example_seed(self.base_seed, 0x5EED, rank * 1_000_003 + step))
+        gen.manual_seed(example_seed(self.base_seed, _RESEED_STREAM, rank * 1_000_003 + step))

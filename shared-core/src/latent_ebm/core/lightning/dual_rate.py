@@ -13,7 +13,6 @@ torch's default weight decay 0.01), decay ratio t / T_fast, decoder in eval mode
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -21,11 +20,19 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._base import NoiseMode, SeededModule, check_positive
+from latent_ebm.core.checks import check_int
+from latent_ebm.core.nn.functional import gaussian_kl
+from latent_ebm.core.rng import register_stream
+
+from ._base import NoiseMode, SeededModule
+from .config import FastLoop, OptimConfig, as_config
+from .optim import warmup_cosine
 
 __all__ = ["DualRateModule", "LocalPosterior"]
 
-_MU_STREAM, _LOGVAR_STREAM, _EPS_STREAM = 11, 12, 13
+_MU_STREAM = register_stream("core.fast_mu", 11)
+_LOGVAR_STREAM = register_stream("core.fast_logvar", 12)
+_EPS_STREAM = register_stream("core.fast_eps", 13)
 
 
 class LocalPosterior(NamedTuple):
@@ -41,17 +48,6 @@ class LocalPosterior(NamedTuple):
     @property
     def z(self) -> Tensor:
         return self.mu + self.eps * torch.exp(0.5 * self.logvar)
-
-
-def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) summed over all but the batch dim: (B, ...) -> (B,)."""
-    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)
-
-
-def cosine_lr(step: int, steps: int, lr: float, final_ratio: float) -> float:
-    """lr * ratio + (lr - lr * ratio) * (1 + cos(pi * step / steps)) / 2 (first-party schedule)."""
-    final = lr * final_ratio
-    return final + 0.5 * (1.0 + math.cos(math.pi * step / max(steps, 1))) * (lr - final)
 
 
 @contextmanager
@@ -70,14 +66,17 @@ def _frozen(params: list[nn.Parameter]) -> Iterator[None]:
 class DualRateModule(SeededModule):
     """Base LightningModule for LTM-style dual-rate VB. Automatic optimisation for the slow step.
 
-    Subclasses provide ``nll(x, z) -> (B,)`` (negative log-likelihood summed over tokens),
-    ``latent_shape`` (tuple, without the batch dim) and may override ``slow_loss`` (default
-    ``nll(x, z).mean()``; LTM uses the token-mean cross-entropy), ``global_parameters`` and
-    ``configure_optimizers`` (default AdamW(lr, weight_decay) on ``global_parameters()``).
+    A package provides ``nll(x, z) -> (B,)`` (negative log-likelihood summed over tokens) and
+    ``latent_shape`` (tuple, without the batch dim); it may override ``slow_loss`` (default
+    ``nll(x, z).mean()``; LTM uses the token-mean cross-entropy), ``global_parameters``,
+    ``elbo_terms`` and ``eval_step``. The base runs each training step: the fast loop, then the
+    slow loss returned to Lightning, whose optimiser (``optim``, with its schedule) steps and
+    clips (``optim.grad_clip``, in ``configure_gradient_clipping``), with gradient accumulation
+    if the Trainer asks for it.
 
-    The inner loop takes gradients w.r.t. (mu, logvar) only (``torch.autograd.grad``, decoder
+    The fast loop takes gradients w.r.t. (mu, logvar) only (``torch.autograd.grad``, decoder
     frozen), so nothing is synchronised across DDP ranks for it and the decoder receives only
-    the slow gradient. ``accumulate_inner_grads=True`` reproduces the first-party code instead:
+    the slow gradient. ``fast.accumulate_grads=True`` reproduces the first-party code instead:
     its inner ``loss.backward()`` also accumulates sum_t grad_beta(sum_b nll + kl) into the
     decoder, which the slow step then adds to its own gradient. Here those gradients are
     collected with ``autograd.grad`` and added through a surrogate term sum(p * g) in the slow
@@ -85,50 +84,22 @@ class DualRateModule(SeededModule):
     them.
 
     Args:
-        inner_steps, eval_inner_steps: T_fast in training and at validation/test (None: same).
-        inner_lr, inner_lr_final_ratio: eta_fast and the cosine floor ratio (LTM: 0.3, 0.1).
-        inner_betas, inner_weight_decay: the inner AdamW's settings.
-        init_mu_std, init_logvar, init_logvar_std: mu ~ N(0, std²), logvar = init + std N(0, 1).
-        accumulate_inner_grads: see above.
-        inner_eval_mode: put the module in eval mode (no dropout) during the inner loop.
-        lr, weight_decay: the default slow optimiser.
-        init_noise: ``"rank"`` or ``"example"`` (init and eps keyed by example index).
-        seed: base seed of the per-rank generator (None: the global seed).
+        fast: the fast loop's settings (:class:`FastLoop`).
+        optim: the slow optimiser over ``global_parameters()`` (:class:`OptimConfig`).
+        init_noise, seed: see :class:`SeededModule` (``"example"`` keys init and eps by index).
     """
 
     def __init__(
         self,
         *,
-        inner_steps: int = 16,
-        eval_inner_steps: int | None = None,
-        inner_lr: float = 0.3,
-        inner_lr_final_ratio: float = 0.1,
-        inner_betas: tuple[float, float] = (0.9, 0.999),
-        inner_weight_decay: float = 0.01,
-        init_mu_std: float = 0.01,
-        init_logvar: float = -5.0,
-        init_logvar_std: float = 0.1,
-        accumulate_inner_grads: bool = False,
-        inner_eval_mode: bool = True,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
+        fast: FastLoop = FastLoop(),
+        optim: OptimConfig = OptimConfig(lr=1e-3),
         init_noise: NoiseMode = "rank",
         seed: int | None = None,
     ) -> None:
-        super().__init__()
-        self.save_base_hyperparameters(dict(locals()))
-        for name, v in (("inner_steps", inner_steps), ("eval_inner_steps", eval_inner_steps)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise ValueError(f"{name}={v!r} is not allowed; it must be an int >= 0")
-        check_positive(inner_lr=inner_lr, lr=lr)
-        check_positive(True, inner_lr_final_ratio=inner_lr_final_ratio, init_mu_std=init_mu_std,
-                       init_logvar_std=init_logvar_std, inner_weight_decay=inner_weight_decay,
-                       weight_decay=weight_decay)
-        if not math.isfinite(init_logvar):
-            raise ValueError(f"init_logvar={init_logvar!r} is not allowed; it must be finite")
-        if init_noise not in ("rank", "example"):
-            raise ValueError(f"init_noise={init_noise!r} is not allowed; use 'rank' or 'example'")
-        self._calls = 0  # offset of example-keyed noise; saved in checkpoints
+        super().__init__(init_noise=init_noise, seed=seed)
+        self.fast = as_config(FastLoop, fast, "fast")
+        self.optim = as_config(OptimConfig, optim, "optim")
 
     # ---- what subclasses provide -----------------------------------------------------------------
     latent_shape: tuple[int, ...]
@@ -153,12 +124,11 @@ class DualRateModule(SeededModule):
     def init_local(self, x: Any, *, idx: Tensor | None = None,
                    generator: torch.Generator | None = None) -> LocalPosterior:
         """mu ~ N(0, init_mu_std²), logvar = init_logvar + init_logvar_std N(0, 1), eps ~ N(0, I)."""
-        hp = self.hparams
+        f = self.fast
         b, shape = self.batch_size_of(x), tuple(self.latent_shape)
-        keyed = hp.init_noise == "example" and idx is not None and generator is None
-        kw = {"idx": idx, "offset": self._calls, "mode": "example" if keyed else "rank", "generator": generator}
-        mu = hp.init_mu_std * self.standard_normal(shape, b, stream=_MU_STREAM, **kw)
-        logvar = hp.init_logvar + hp.init_logvar_std * self.standard_normal(shape, b, stream=_LOGVAR_STREAM, **kw)
+        kw = {"idx": idx, "generator": generator}
+        mu = f.init_mu_std * self.standard_normal(shape, b, stream=_MU_STREAM, **kw)
+        logvar = f.init_logvar + f.init_logvar_std * self.standard_normal(shape, b, stream=_LOGVAR_STREAM, **kw)
         eps = self.standard_normal(shape, b, stream=_EPS_STREAM, **kw)
         return LocalPosterior(mu, logvar, eps)
 
@@ -182,25 +152,23 @@ class DualRateModule(SeededModule):
                 "torch.inference_mode forbids: build the Trainer with inference_mode=False "
                 "(latent_ebm.core.cli does) or call outside torch.inference_mode()"
             )
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps={steps!r} is not allowed; it must be an int >= 0")
-        hp = self.hparams
+        check_int("steps", steps, low=0)
+        f = self.fast
         init = self.init_local(x, idx=idx, generator=generator)
         mu = init.mu.detach().requires_grad_(True)
         logvar = init.logvar.detach().requires_grad_(True)
         eps = init.eps.detach()
         params = list(self.global_parameters())
         acc: list[Tensor | None] | None = [None] * len(params) if accumulate else None
-        opt = torch.optim.AdamW([mu, logvar], lr=hp.inner_lr, betas=tuple(hp.inner_betas), eps=1e-8,
-                                weight_decay=hp.inner_weight_decay)
+        opt = torch.optim.AdamW([mu, logvar], lr=f.lr, betas=f.betas, eps=1e-8, weight_decay=f.weight_decay)
         was_training, last = self.training, None
-        if hp.inner_eval_mode:
+        if f.eval_mode:
             self.train(False)
         try:
             with torch.enable_grad(), _frozen([] if accumulate else params):
                 for t in range(steps):
                     for group in opt.param_groups:
-                        group["lr"] = cosine_lr(t, steps, hp.inner_lr, hp.inner_lr_final_ratio)
+                        group["lr"] = f.lr * warmup_cosine(t, max_steps=steps, min_ratio=f.final_ratio)
                     nll, kl = self.elbo_terms(x, LocalPosterior(mu, logvar, eps))
                     loss = (nll + kl).sum()  # -sum_b ELBO_b: examples independent of each other
                     wrt = [mu, logvar, *params] if accumulate else [mu, logvar]
@@ -217,12 +185,11 @@ class DualRateModule(SeededModule):
     # ---- training and evaluation -----------------------------------------------------------------------
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         x, idx = self.split_batch(batch)
-        if idx is None and self.hparams.init_noise == "example":
+        if idx is None and self.init_noise == "example":
             raise ValueError("init_noise='example' needs example indices: give batches as (x, index)")
-        accumulate = bool(self.hparams.accumulate_inner_grads)
-        local, acc, last = self._fit_local(x, self.hparams.inner_steps, generator=None, idx=idx,
-                                           accumulate=accumulate)
-        self._calls += 1
+        local, acc, last = self._fit_local(x, self.fast.steps, generator=None, idx=idx,
+                                           accumulate=self.fast.accumulate_grads)
+        self.iterations += 1
         z = local.z.detach()  # (B, *latent_shape)
         loss = self.slow_loss(x, z)
         logs = {"train/slow_loss": loss.detach(), "train/kl": gaussian_kl(local.mu, local.logvar).mean()}
@@ -235,11 +202,9 @@ class DualRateModule(SeededModule):
         return loss
 
     def eval_step(self, batch: Any, stage: str) -> dict[str, Tensor]:
-        """Fit the local posterior with ``eval_inner_steps`` and log mean nll, kl, elbo."""
+        """Fit the local posterior with ``fast.eval_steps`` and log mean nll, kl, elbo."""
         x, idx = self.split_batch(batch)
-        steps = self.hparams.eval_inner_steps
-        steps = self.hparams.inner_steps if steps is None else steps
-        local = self.fit_local(x, steps, idx=idx)
+        local = self.fit_local(x, self.fast.eval_steps_or_steps, idx=idx)
         with torch.no_grad():
             nll, kl = self.elbo_terms(x, local)
         out = {f"{stage}/nll": nll.mean(), f"{stage}/kl": kl.mean(), f"{stage}/elbo": -(nll + kl).mean()}
@@ -252,15 +217,13 @@ class DualRateModule(SeededModule):
     def test_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         return self.eval_step(batch, "test")
 
-    def configure_optimizers(self) -> Any:
-        return torch.optim.AdamW(self.global_parameters(), lr=self.hparams.lr,
-                                 weight_decay=self.hparams.weight_decay)
+    def optimizer_groups(self) -> list[tuple[Iterable[nn.Parameter], OptimConfig]]:
+        return [(self.global_parameters(), self.optim)]
 
-    # ---- checkpoints -------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["latent_ebm"]["fast_calls"] = self._calls
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self._calls = int(checkpoint.get("latent_ebm", {}).get("fast_calls", 0))
+    def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: Any = None,
+                                    gradient_clip_algorithm: Any = None) -> None:
+        """Clip at ``optim.grad_clip`` (a Trainer's ``gradient_clip_val`` takes precedence)."""
+        clip = self.optim.grad_clip if gradient_clip_val is None else gradient_clip_val
+        if clip:
+            self.clip_gradients(optimizer, gradient_clip_val=clip,
+                                gradient_clip_algorithm=gradient_clip_algorithm or "norm")

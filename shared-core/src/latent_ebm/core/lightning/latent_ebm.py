@@ -21,15 +21,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from latent_ebm.core.rng import register_stream
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
-from ._base import CKPT_KEY, Diagnostics, NoiseMode, SeededModule, check_positive
+from ._base import Diagnostics, NoiseMode, SeededModule
 from ._chains import ExampleChains
+from .config import ChainConfig, OptimConfig, as_config
 
-__all__ = ["LatentEBMModule"]
+__all__ = ["LatentEBMModule", "is_energy_prior"]
 
 POSTERIOR_DEFAULT = LangevinSchedule(n_steps=20, step_size=0.1)  # LEBM's g_l_steps / g_l_step_size
-_POST_STREAM, _PRIOR_STREAM = 1, 2
+GENERATOR_OPTIM = OptimConfig(lr=1e-4, algorithm="adam", betas=(0.5, 0.999))  # LEBM's Adam settings
+PRIOR_OPTIM = OptimConfig(lr=2e-5, algorithm="adam", betas=(0.5, 0.999))
+_POST_STREAM = register_stream("core.posterior_start", 1)
+_PRIOR_STREAM = register_stream("core.prior_start", 2)
 
 
 def is_energy_prior(prior: nn.Module) -> bool:
@@ -37,43 +42,40 @@ def is_energy_prior(prior: nn.Module) -> bool:
     return callable(getattr(prior, "contrastive_loss", None))
 
 
-def _escape_inference(x: Any) -> Any:
-    """Normal-tensor copies of inference tensors (Trainer(inference_mode=True) batches), so the
+def escape_inference(x: Any) -> Any:
+    """Normal-tensor copies of inference tensors (Trainer(inference_mode=True) batches), so a
     Langevin energy can save them for backward."""
     if isinstance(x, Tensor):
         return x.clone() if x.is_inference() else x
     if isinstance(x, dict):
-        return {k: _escape_inference(v) for k, v in x.items()}
+        return {k: escape_inference(v) for k, v in x.items()}
     if isinstance(x, tuple | list):
-        return type(x)(_escape_inference(v) for v in x)
+        return type(x)(escape_inference(v) for v in x)
     return x
 
 
 class LatentEBMModule(SeededModule):
     """Base LightningModule for p(x, z) = p(z) p(x | z) learned by posterior (and prior) Langevin.
 
-    Subclasses provide ``self.prior`` (a ``latent_ebm.core.priors`` prior), ``log_likelihood(x,
-    z) -> (B,)`` and ``generator_parameters()``. Each training step (manual optimisation):
-    u_post = infer(x); u_prior = prior Langevin (EBM prior only); one backward of
-    ``-log p(x | T(u_post)).mean() + prior.contrastive_loss(u_post, u_prior)`` -- the two terms
-    touch disjoint parameters (samples are detached), so this equals two separate backwards but
-    needs one DDP reduction and works with plain ``strategy="ddp"`` -- then per-optimiser gradient
-    clipping and both steps. The generator optimiser holds ``generator_parameters()`` plus the
-    prior's parameters when the prior is not an EBM (UNetPrior's transform); the prior optimiser
-    holds an EBM prior's parameters.
+    A package provides ``self.prior`` (a ``latent_ebm.core.priors`` prior) and two hooks,
+    ``log_likelihood(x, z) -> (B,)`` and ``generator_parameters()``; it may override
+    ``generator_loss`` (default the mean negative log-likelihood), ``training_posterior``
+    (default :meth:`infer` from the chain starts), ``training_logs`` and ``eval_step``. The base
+    runs each training step (manual optimisation): u_post from the posterior chains; u_prior by
+    prior Langevin (EBM prior only); ONE backward of ``generator_loss + prior.contrastive_loss``
+    (disjoint parameters: samples are detached) through :meth:`step_optimizers`, then each
+    optimiser's clip and step. The generator optimiser holds ``generator_parameters()`` plus the
+    prior's when the prior is not an EBM (UNetPrior's transform); the prior optimiser holds an EBM
+    prior's parameters.
 
     Args:
         posterior: Langevin settings of posterior inference (LEBM: 20 steps of 0.1).
         prior_langevin: settings of prior sampling; None uses the prior's own schedule.
         eval_posterior: settings for validation/test inference; None uses ``posterior``.
-        generator_lr, prior_lr, betas: Adam settings (LEBM: 1e-4 / 2e-5 range, betas (0.5, 0.999)).
-        grad_clip: max global grad norm per optimiser (None: no clipping).
-        persistent_posterior: warm-start each example's posterior chain from its last sample
-            (needs example indices in the batch and ``n_examples``); not in the paper.
-        n_examples: training set size (persistent chains only).
-        init_noise: ``"rank"`` draws chain starts from the per-rank generator; ``"example"`` keys
-            them by example index, so the starts do not depend on batch split or world size.
-        seed: base seed of the per-rank sampler generator (None: the global seed).
+        optim, prior_optim: the generator's and the EBM prior's optimisers (LEBM: Adam,
+            betas (0.5, 0.999), lr 1e-4 and 2e-5).
+        chains: persistent posterior chains (off: every chain starts from p_0).
+        init_noise, seed: see :class:`SeededModule`.
     """
 
     prior: nn.Module
@@ -84,35 +86,22 @@ class LatentEBMModule(SeededModule):
         posterior: LangevinSchedule = POSTERIOR_DEFAULT,
         prior_langevin: LangevinSchedule | None = None,
         eval_posterior: LangevinSchedule | None = None,
-        generator_lr: float = 1e-4,
-        prior_lr: float = 2e-5,
-        betas: tuple[float, float] = (0.5, 0.999),
-        grad_clip: float | None = None,
-        persistent_posterior: bool = False,
-        n_examples: int = 0,
+        optim: OptimConfig = GENERATOR_OPTIM,
+        prior_optim: OptimConfig = PRIOR_OPTIM,
+        chains: ChainConfig = ChainConfig(),
         init_noise: NoiseMode = "rank",
         seed: int | None = None,
     ) -> None:
-        super().__init__()
-        self.save_base_hyperparameters(dict(locals()))
+        super().__init__(init_noise=init_noise, seed=seed)
         self.automatic_optimization = False
-        check_positive(generator_lr=generator_lr, prior_lr=prior_lr)
-        if grad_clip is not None:
-            check_positive(grad_clip=grad_clip)
-        if init_noise not in ("rank", "example"):
-            raise ValueError(f"init_noise={init_noise!r} is not allowed; use 'rank' or 'example'")
-        if persistent_posterior and (isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 1):
-            raise ValueError(
-                f"n_examples={n_examples!r} is not allowed with persistent_posterior=True; "
-                "give the training set size (an int >= 1)"
-            )
-        self.posterior_schedule = self.schedule_hparam(self, "posterior")
-        if self.posterior_schedule is None:
-            raise ValueError("posterior=None is not allowed; give a LangevinSchedule")
-        self.prior_schedule = self.schedule_hparam(self, "prior_langevin")
-        self.eval_schedule = self.schedule_hparam(self, "eval_posterior") or self.posterior_schedule
+        self.posterior_schedule = as_config(LangevinSchedule, posterior, "posterior")
+        self.prior_schedule = as_config(LangevinSchedule, prior_langevin, "prior_langevin", allow_none=True)
+        self.eval_schedule = (as_config(LangevinSchedule, eval_posterior, "eval_posterior", allow_none=True)
+                              or self.posterior_schedule)
+        self.optim = as_config(OptimConfig, optim, "optim")
+        self.prior_optim = as_config(OptimConfig, prior_optim, "prior_optim")
+        self.chain_config = as_config(ChainConfig, chains, "chains")
         self._chains: ExampleChains | None = None
-        self._langevin_calls = 0  # offset of example-keyed starts; saved in checkpoints
 
     # ---- what subclasses provide ----------------------------------------------------------------
     def log_likelihood(self, x: Any, z: Tensor) -> Tensor:
@@ -120,8 +109,18 @@ class LatentEBMModule(SeededModule):
         raise NotImplementedError
 
     def generator_parameters(self) -> Iterable[nn.Parameter]:
-        """Parameters of p(x | z) (the prior's are added by ``configure_optimizers``)."""
+        """Parameters of p(x | z) (the prior's are added by :meth:`optimizer_groups`)."""
         raise NotImplementedError
+
+    def generator_loss(self, x: Any, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(loss to minimise for the generator at posterior samples z = T(u_post), logs):
+        -E_{p(z|x)}[log p(x | z)] (minus LEBM's delta_beta objective), logged as ``train/nll``."""
+        nll = -self.log_likelihood(x, z).mean()
+        return nll, {"train/nll": nll.detach()}
+
+    def training_posterior(self, x: Any, u0: Tensor, diagnostics: Diagnostics) -> Tensor:
+        """u_post for a training batch from its chain starts u0: :meth:`infer` by default."""
+        return self.infer(x, u0=u0, diagnostics=diagnostics)
 
     def training_logs(self, x: Any, u_post: Tensor, u_prior: Tensor | None) -> dict[str, Tensor]:
         """Extra values to log each training step (e.g. a model's solver cost); default none."""
@@ -140,11 +139,7 @@ class LatentEBMModule(SeededModule):
                         generator: torch.Generator | None = None) -> Tensor:
         """Chain starts u_0 ~ p_0 = N(0, sigma² I), (n, *latent_shape)."""
         sigma = float(getattr(self.prior, "sigma", 1.0))
-        keyed = self.hparams.init_noise == "example" and idx is not None and generator is None
-        mode = "example" if keyed else "rank"
-        eps = self.standard_normal(self.latent_shape, n, idx=idx, stream=stream,
-                                   offset=self._langevin_calls, mode=mode, generator=generator)
-        return sigma * eps
+        return sigma * self.standard_normal(self.latent_shape, n, idx=idx, stream=stream, generator=generator)
 
     def infer(
         self,
@@ -161,7 +156,7 @@ class LatentEBMModule(SeededModule):
         Works under ``no_grad`` and ``inference_mode`` (gradients are taken w.r.t. u only).
         """
         schedule = schedule or self.posterior_schedule
-        x = _escape_inference(x)
+        x = escape_inference(x)
         if u0 is None:
             u0 = self.initial_latents(self.batch_size_of(x), idx=idx, generator=generator)
         return langevin_from_schedule(
@@ -187,9 +182,9 @@ class LatentEBMModule(SeededModule):
     # ---- training ---------------------------------------------------------------------------------
     @property
     def chains(self) -> ExampleChains | None:
-        """The persistent posterior chains (``persistent_posterior=True``), else None."""
-        if self.hparams.persistent_posterior and self._chains is None:
-            self._chains = ExampleChains(self.hparams.n_examples, self.latent_shape)
+        """The persistent posterior chains (``chains.persistent``), else None."""
+        if self.chain_config.persistent and self._chains is None:
+            self._chains = ExampleChains(self.chain_config.n_examples, self.latent_shape)
         return self._chains
 
     def _gather(self) -> Any:
@@ -198,11 +193,11 @@ class LatentEBMModule(SeededModule):
 
     def posterior_starts(self, b: int, idx: Tensor | None) -> Tensor:
         """Starts of a training batch's posterior chains, (b, *shape): draws from p_0, or where
-        each example's persistent chain stopped on its last visit (``persistent_posterior``)."""
+        each example's persistent chain stopped on its last visit (``chains.persistent``)."""
         chains = self.chains
-        if idx is None and (chains is not None or self.hparams.init_noise == "example"):
+        if idx is None and (chains is not None or self.init_noise == "example"):
             raise ValueError(
-                "persistent_posterior=True and init_noise='example' need example indices: give "
+                "chains.persistent=True and init_noise='example' need example indices: give "
                 "batches as (x, index) or {'x': ..., 'index': ...}"
             )
         u0 = self.initial_latents(b, idx=idx)
@@ -217,37 +212,24 @@ class LatentEBMModule(SeededModule):
         x, idx = self.split_batch(batch)
         b = self.batch_size_of(x)
         post_diag, prior_diag = Diagnostics(), Diagnostics()
-        u_post = self.infer(x, u0=self.posterior_starts(b, idx), diagnostics=post_diag)
+        u_post = self.training_posterior(x, self.posterior_starts(b, idx), post_diag)
         ebm = is_energy_prior(self.prior)
         u_prior = self.sample_prior(b, idx=idx, diagnostics=prior_diag) if ebm else None
-        self._langevin_calls += 1
+        self.iterations += 1
         self.store_posterior(idx, u_post)
 
-        nll = -self.log_likelihood(x, self.prior.transform(u_post)).mean()  # -delta_beta objective
-        loss = nll
-        prior_loss = None
+        loss, logs = self.generator_loss(x, self.prior.transform(u_post))
+        logs |= post_diag.as_dict("train/posterior")
         if ebm:
             prior_loss = self.prior.contrastive_loss(u_post, u_prior)  # -delta_alpha objective
             loss = loss + prior_loss
-        opts = self.optimizers()
-        opts = list(opts) if isinstance(opts, list | tuple) else [opts]
-        for opt in opts:
-            opt.zero_grad()
-        self.manual_backward(loss)
-        for opt in opts:
-            if self.hparams.grad_clip is not None:
-                self.clip_gradients(opt, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
-            opt.step()
-
-        logs = {"train/nll": nll.detach(), **post_diag.as_dict("train/posterior"),
-                **self.training_logs(x, u_post, u_prior)}
-        if prior_loss is not None:
             logs |= {"train/prior_loss": prior_loss.detach(), **prior_diag.as_dict("train/prior")}
+        self.step_optimizers(loss)
+        logs |= self.training_logs(x, u_post, u_prior)
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=b)
         return loss.detach()
 
-    def configure_optimizers(self) -> Any:
-        betas = tuple(self.hparams.betas)
+    def optimizer_groups(self) -> list[tuple[list[nn.Parameter], OptimConfig]]:
         gen_params = list(self.generator_parameters())
         prior_params = list(self.prior.parameters())
         ebm = is_energy_prior(self.prior)
@@ -257,41 +239,38 @@ class LatentEBMModule(SeededModule):
         if len(set(ids)) != len(ids) or (ebm and set(ids) & {id(p) for p in prior_params}):
             raise ValueError(
                 "generator_parameters() must not repeat parameters nor include the EBM prior's; "
-                "the prior's parameters are added by configure_optimizers"
+                "the prior's parameters are added by optimizer_groups"
             )
-        opt_g = torch.optim.Adam(gen_params, lr=self.hparams.generator_lr, betas=betas)
-        if not ebm:
-            return opt_g
-        return [opt_g, torch.optim.Adam(prior_params, lr=self.hparams.prior_lr, betas=betas)]
+        groups = [(gen_params, self.optim)]
+        return groups + [(prior_params, self.prior_optim)] if ebm else groups
 
     # ---- evaluation -------------------------------------------------------------------------------
-    def _eval_step(self, batch: Any, stage: str) -> Tensor:
+    def eval_step(self, batch: Any, stage: str) -> Tensor:
+        """Posterior inference with ``eval_posterior`` and the mean negative log-likelihood,
+        logged as ``<stage>/nll`` with the chain's diagnostics."""
         x, idx = self.split_batch(batch)
         diag = Diagnostics()
         u = self.infer(x, schedule=self.eval_schedule, idx=idx, diagnostics=diag)
         with torch.no_grad():
-            nll = -self.log_likelihood(_escape_inference(x), self.prior.transform(u)).mean()
+            nll = -self.log_likelihood(escape_inference(x), self.prior.transform(u)).mean()
         self.log_dict({f"{stage}/nll": nll, **diag.as_dict(f"{stage}/posterior")},
                       batch_size=self.batch_size_of(x), sync_dist=True)
         return nll
 
-    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "val")
+    def validation_step(self, batch: Any, batch_idx: int) -> Any:
+        return self.eval_step(batch, "val")
 
-    def test_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._eval_step(batch, "test")
+    def test_step(self, batch: Any, batch_idx: int) -> Any:
+        return self.eval_step(batch, "test")
 
     # ---- checkpoints ------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        state = checkpoint[CKPT_KEY]
-        state["langevin_calls"] = self._langevin_calls
+    def checkpoint_state(self) -> dict[str, Any]:
+        state = super().checkpoint_state()
         if self.chains is not None:
             state["posterior_chains"] = self.chains.state()
+        return state
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        state = checkpoint.get(CKPT_KEY, {})
-        self._langevin_calls = int(state.get("langevin_calls", 0))
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        super().load_checkpoint_state(state)
         if self.chains is not None and "posterior_chains" in state:
             self.chains.load_state(state["posterior_chains"])

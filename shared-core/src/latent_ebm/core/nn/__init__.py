@@ -4,8 +4,9 @@ their plain-GPT baseline) and the 1-d UNet of LPT's prior."""
 from .attention import KVCache
 from .blocks import RMSNorm
 from .decoder import LatentConditionedDecoder
+from .functional import batch_view, gaussian_kl
 from .rope import apply_rope, latent_positions, rope_tables
-from .sampling import sample_next_token
+from .sampling import check_sampling, sample_next_token
 from .unet1d import UNet1d
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "RMSNorm",
     "UNet1d",
     "apply_rope",
+    "batch_view",
+    "check_sampling",
+    "gaussian_kl",
     "latent_positions",
     "rope_tables",
     "sample_next_token",

@@ -15,8 +15,16 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from latent_ebm.core.lightning import CooperativeModule, DualRateModule, LatentEBMModule
-from latent_ebm.core.lightning.dual_rate import LocalPosterior, gaussian_kl
+from latent_ebm.core.lightning import (
+    ChainConfig,
+    CooperativeModule,
+    DualRateModule,
+    FastLoop,
+    LatentEBMModule,
+    LocalPosterior,
+    OptimConfig,
+)
+from latent_ebm.core.nn import gaussian_kl
 from latent_ebm.core.priors import EnergyPrior, GaussianPrior
 from latent_ebm.core.samplers import LangevinSchedule
 
@@ -31,6 +39,9 @@ __all__ = [
 
 _POSTERIOR = LangevinSchedule(20, 0.1)
 _REVISION = LangevinSchedule(20, 0.3)
+_ADAM = OptimConfig(lr=1e-2, algorithm="adam", betas=(0.5, 0.999))
+_PRIOR_ADAM = OptimConfig(lr=1e-3, algorithm="adam", betas=(0.5, 0.999))
+_COOP_ADAM = OptimConfig(lr=0.05, algorithm="adam", betas=(0.5, 0.999))
 
 
 @dataclass
@@ -118,17 +129,15 @@ class LinearGaussianLEBM(LatentEBMModule):
         prior_hidden: int = 16,
         posterior: LangevinSchedule = _POSTERIOR,
         prior_langevin: LangevinSchedule | None = None,
-        generator_lr: float = 1e-2,
-        prior_lr: float = 1e-3,
-        grad_clip: float | None = None,
-        persistent_posterior: bool = False,
-        n_examples: int = 0,
+        optim: OptimConfig = _ADAM,
+        prior_optim: OptimConfig = _PRIOR_ADAM,
+        chains: ChainConfig = ChainConfig(),
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
     ) -> None:
-        super().__init__(posterior=posterior, prior_langevin=prior_langevin, generator_lr=generator_lr,
-                         prior_lr=prior_lr, grad_clip=grad_clip, persistent_posterior=persistent_posterior,
-                         n_examples=n_examples, init_noise=init_noise, seed=seed)
+        super().__init__(posterior=posterior, prior_langevin=prior_langevin, optim=optim, prior_optim=prior_optim,
+                         chains=chains, init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
         self.decoder = nn.Linear(latent_dim, data_dim, bias=False)
         self.prior = (EnergyPrior(latent_dim, hidden=prior_hidden) if prior == "ebm"
                       else GaussianPrior(latent_dim))
@@ -154,24 +163,13 @@ class LinearGaussianDualRate(DualRateModule):
         latent_dim: int = 2,
         obs_sigma: float = 0.5,
         expected_nll: bool = False,
-        inner_steps: int = 16,
-        eval_inner_steps: int | None = None,
-        inner_lr: float = 0.3,
-        inner_lr_final_ratio: float = 0.1,
-        inner_weight_decay: float = 0.0,
-        init_mu_std: float = 0.01,
-        init_logvar: float = -5.0,
-        init_logvar_std: float = 0.1,
-        accumulate_inner_grads: bool = False,
-        lr: float = 1e-2,
-        slow_optimizer: Literal["adam", "sgd"] = "adam",
+        fast: FastLoop = FastLoop(weight_decay=0.0),
+        optim: OptimConfig = OptimConfig(lr=1e-2, algorithm="adam"),
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
     ) -> None:
-        super().__init__(inner_steps=inner_steps, eval_inner_steps=eval_inner_steps, inner_lr=inner_lr,
-                         inner_lr_final_ratio=inner_lr_final_ratio, inner_weight_decay=inner_weight_decay,
-                         init_mu_std=init_mu_std, init_logvar=init_logvar, init_logvar_std=init_logvar_std,
-                         accumulate_inner_grads=accumulate_inner_grads, lr=lr, init_noise=init_noise, seed=seed)
+        super().__init__(fast=fast, optim=optim, init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
         self.latent_shape = (latent_dim,)
         self.W = nn.Parameter(torch.randn(data_dim, latent_dim) * 0.3)
 
@@ -186,11 +184,6 @@ class LinearGaussianDualRate(DualRateModule):
         nll = gaussian_nll(x, local.mu @ self.W.T, self.hparams.obs_sigma) + trace / (2 * self.hparams.obs_sigma**2)
         return nll, gaussian_kl(local.mu, local.logvar)
 
-    def configure_optimizers(self):
-        """Adam, or plain gradient descent (no noise floor from Adam's normalised steps)."""
-        cls = torch.optim.Adam if self.hparams.slow_optimizer == "adam" else torch.optim.SGD
-        return cls([self.W], lr=self.hparams.lr)
-
 
 class GaussianCoop(CooperativeModule):
     """CoopNets on vectors: E(x) = sum_i exp(log_prec_i) (x_i - a_i)² / 2 and G(z) = A z + c."""
@@ -200,13 +193,14 @@ class GaussianCoop(CooperativeModule):
         *,
         dim: int = 2,
         revision: LangevinSchedule = _REVISION,
-        energy_lr: float = 0.05,
-        initializer_lr: float = 0.05,
+        energy_optim: OptimConfig = _COOP_ADAM,
+        initializer_optim: OptimConfig = _COOP_ADAM,
         initializer_sigma: float = 1.0,
         seed: int | None = None,
     ) -> None:
-        super().__init__(revision=revision, energy_lr=energy_lr, initializer_lr=initializer_lr,
+        super().__init__(revision=revision, energy_optim=energy_optim, initializer_optim=initializer_optim,
                          initializer_sigma=initializer_sigma, seed=seed)
+        self.save_hyperparameters()
         self.a = nn.Parameter(torch.zeros(dim))
         self.log_prec = nn.Parameter(torch.zeros(dim))
         self.gen = nn.Linear(dim, dim)
@@ -217,11 +211,8 @@ class GaussianCoop(CooperativeModule):
     def energy(self, x: Tensor, cond: object) -> Tensor:
         return 0.5 * (self.log_prec.exp() * (x - self.a).square()).sum(dim=1)
 
-    def data(self, batch: Tensor | tuple) -> Tensor:
-        return batch[0] if isinstance(batch, tuple | list) else batch
-
-    def propose(self, batch: Tensor | tuple) -> Tensor:
-        x = self.data(batch)
+    def propose(self, batch: Tensor | tuple, cond: object) -> Tensor:
+        x = self.data(batch, cond)
         z = self.standard_normal((x.shape[1],), x.shape[0], dtype=x.dtype)
         return self.gen(z)
 
