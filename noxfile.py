@@ -12,6 +12,7 @@ configuration; elsewhere torch resolves from the index as usual.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import re
@@ -88,6 +89,28 @@ def _has_extra(path: Path, extra: str) -> bool:
     return re.search(rf"^\s*{re.escape(extra)}\s*=\s*\[", text, re.MULTILINE) is not None
 
 
+def private_core_imports(path: Path) -> list[str]:
+    """``file:line: module`` of every import of a private core module or name under ``path``
+    (a part or a name starting with one underscore, e.g. ``latent_ebm.core.lightning._base``)."""
+
+    def private(dotted: str) -> bool:
+        return any(p.startswith("_") and not p.startswith("__") for p in dotted.split("."))
+
+    hits = []
+    for py in sorted(path.rglob("*.py")):
+        if ".nox" in py.parts or ".venv" in py.parts:
+            continue
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("latent_ebm.core"):
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.startswith("latent_ebm.core")]
+            else:
+                continue
+            hits += [f"{py.relative_to(ROOT)}:{node.lineno}: {n}" for n in names if private(n)]
+    return hits
+
+
 def _data_env(session: nox.Session) -> None:
     shared = ROOT.parent / "shared" / "data"
     if "LATENT_EBM_DATA_DIR" not in os.environ and shared.is_dir():
@@ -105,9 +128,14 @@ for _name, _path in PACKAGES.items():
 
     @nox.session(name=f"lint-{_name}", tags=["lint"])
     def lint(session: nox.Session, path: Path = _path) -> None:
-        """ruff over one package, with the repository's ruff configuration."""
+        """ruff over one package, with the repository's ruff configuration; a method package
+        must not import the core's private modules (``latent_ebm.core.<...>._name``)."""
         session.install("ruff>=0.6")
         session.run("ruff", "check", str(path))
+        hits = private_core_imports(path) if path != CORE else []
+        if hits:
+            session.error("imports of the core's private modules (the core exports what packages "
+                          "need; ask for it there):\n" + "\n".join(hits))
 
     if any(_path.glob("src/latent_ebm/*/configs/demo.yaml")):
 

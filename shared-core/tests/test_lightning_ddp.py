@@ -9,9 +9,9 @@ import functools
 import pytest
 import torch
 
-from latent_ebm.core.lightning import ChainConfig, FastLoop, OptimConfig
+from latent_ebm.core.lightning import ChainConfig, OptimConfig
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.core.testing import LinearGaussian, LinearGaussianDualRate, LinearGaussianLEBM
+from latent_ebm.core.testing import LinearGaussian, LinearGaussianLEBM
 from latent_ebm.core.testing.contract import check_ddp
 
 pytestmark = [pytest.mark.ddp, pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")]
@@ -39,9 +39,3 @@ def test_lebm_ebm_prior_and_chains_match_single_process(tmp_path):
     ref, ranks = check_ddp(make, _indexed(), tmp_path, batch_size=4, epochs=2)
     assert ref["extra"]["posterior_chains"]["seen"].all()  # rank 1's chains reached rank 0 too
     assert not torch.equal(ref["state_dict"]["decoder.weight"], make().state_dict()["decoder.weight"])
-
-
-def test_dual_rate_matches_single_process(tmp_path):
-    make = functools.partial(_double, LinearGaussianDualRate, fast=FastLoop(steps=3, weight_decay=0.0),
-                             init_noise="example")
-    check_ddp(make, _indexed(), tmp_path, batch_size=4, epochs=2)

@@ -229,7 +229,7 @@ def test_bad_settings_name_the_argument(kwargs, name):
 
 
 def test_unknown_method_lists_valid_ones():
-    with pytest.raises(ValueError, match="ula, mala, anisotropic"):
+    with pytest.raises(ValueError, match="'ula', 'mala', 'anisotropic'"):
         langevin(gaussian_energy, start(4, 2), 3, 0.1, method="hmc")
 
 

@@ -26,6 +26,7 @@ import lightning as L
 import torch
 from paired import compare_runs
 
+from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
 from latent_ebm.ode_lebm.sequence import auroc, prediction_errors
@@ -63,8 +64,8 @@ def _model(name: str, setup: dict, n_train: int, seed: int) -> L.LightningModule
     return ODELEBM(prior="ebm" if name == "ode-lebm" else "gaussian", prior_hidden=64,
                    posterior=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
                    eval_posterior=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
-                   persistent_posterior=True,
-                   n_examples=n_train, generator_lr=3e-3, prior_lr=1e-3, seed=seed, **kw)
+                   chains=ChainConfig(persistent=True, n_examples=n_train), optim={"lr": 3e-3},
+                   prior_optim={"lr": 1e-3}, seed=seed, **kw)
 
 
 class _Count(L.Callback):

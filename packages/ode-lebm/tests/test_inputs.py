@@ -65,12 +65,6 @@ def test_nan_observations_raise():
 
 
 def test_bad_settings_raise():
-    with pytest.raises(ValueError, match="prior='flow'"):
-        ODELEBM(prior="flow")
-    with pytest.raises(ValueError, match="obs_sigma=0"):
-        ODELEBM(obs_sigma=0)
-    with pytest.raises(ValueError, match="n_examples=0"):
-        ODELEBM(persistent_posterior=True, n_examples=0)
     with pytest.raises(ValueError, match="method='rk5'"):
         LatentODE(ODEFunc(2), method="rk5")
     with pytest.raises(ValueError, match="dataset='mnist3d'"):

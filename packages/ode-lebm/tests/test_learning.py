@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 from conftest import trainer
 
+from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.ode_lebm import ODELEBM, SequenceDataModule
 from latent_ebm.ode_lebm.sequence import prediction_errors
@@ -29,7 +30,8 @@ def test_tiny_sinusoid_fit_extrapolates_well_below_the_mean():
                             test_steps=45, batch_size=50, seed=0, ranges={"frequency": (1.5, 1.5)})
     model = ODELEBM(latent_dim=4, ode_hidden=32, emission_hidden=32, prior="ebm", prior_hidden=32,
                     posterior=LangevinSchedule(20, 0.1), eval_posterior=LangevinSchedule(40, 0.1),
-                    eval_chains=4, persistent_posterior=True, n_examples=200, generator_lr=3e-3, prior_lr=1e-3,
+                    eval_chains=4, chains=ChainConfig(persistent=True, n_examples=200), optim={"lr": 3e-3},
+                    prior_optim={"lr": 1e-3},
                     seed=SEED)
     trainer(max_epochs=16, limit_val_batches=0).fit(model, dm)
     test = dm.split_cache("test")
@@ -59,7 +61,7 @@ def test_ebm_prior_learns_both_clusters_of_initial_states():
     z0 = centres[torch.arange(n) % 2] + 0.5 * torch.randn(n, 2)
     x = z0[:, None].expand(n, 3, 2) + 0.1 * torch.randn(n, 3, 2)
     t = torch.tensor([0.0, 0.5, 1.0])
-    model = ODELEBM(obs_dim=2, latent_dim=2, obs_sigma=0.1, prior="ebm", prior_hidden=64, prior_lr=5e-3,
+    model = ODELEBM(obs_dim=2, latent_dim=2, obs_sigma=0.1, prior="ebm", prior_hidden=64, prior_optim={"lr": 5e-3},
                     prior_langevin=LangevinSchedule(60, 0.4), posterior=LangevinSchedule(20, 0.05))
     model.dynamics.func = Zero()
     model.emission = nn.Linear(2, 2)

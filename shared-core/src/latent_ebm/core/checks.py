@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_int", "check_real", "not_allowed", "require"]
+__all__ = ["as_shape", "check_choice", "check_int", "check_real", "not_allowed", "require"]
 
 
 def not_allowed(name: str, value: Any, rule: str) -> ValueError:
@@ -68,3 +68,13 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise not_allowed(name, value, f"use one of {', '.join(repr(c) for c in choices)}")
+
+
+def as_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
+    """An int >= 1 or a non-empty sequence of them, as a tuple."""
+    dims = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
+    ok = isinstance(dims, tuple | list) and len(dims) > 0
+    ok = ok and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
+    if not ok:
+        raise not_allowed(name, shape, "it must be an int >= 1 or a non-empty tuple of them")
+    return tuple(dims)

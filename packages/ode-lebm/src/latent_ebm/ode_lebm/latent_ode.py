@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from latent_ebm.core.checks import check_int, check_real
 from latent_ebm.core.lightning import SeededModule
+from latent_ebm.core.nn import gaussian_kl
 from latent_ebm.ode_lebm.networks import Activation, LatentODE, ODEFunc, mlp
 from latent_ebm.ode_lebm.sequence import (
     Batch,
@@ -105,10 +107,10 @@ class LatentODEVAE(SeededModule):
         kl_warmup_steps: int = 0,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(seed=seed)
         self.save_hyperparameters()
-        if not obs_sigma > 0 or latent_dim < 1:
-            raise ValueError(f"obs_sigma={obs_sigma}, latent_dim={latent_dim} invalid; need > 0 and >= 1")
+        check_real("obs_sigma", obs_sigma, low=0.0, low_open=True)
+        check_int("latent_dim", latent_dim, low=1)
         self.dynamics = LatentODE(ODEFunc(latent_dim, ode_hidden, ode_layers, ode_act, time_dependent),
                                   method=ode_method, step_size=ode_step_size, adjoint=adjoint)
         self.emission, self.obs_shape = build_emission(obs, latent_dim, obs_dim, frame_size, channels,
@@ -129,7 +131,7 @@ class LatentODEVAE(SeededModule):
         z0 = mu + (0.5 * logvar).exp() * eps
         ll = log_likelihood(x, self.decode(z0, t, check=False), mask, self.hparams.likelihood,
                             self.hparams.obs_sigma)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
+        kl = gaussian_kl(mu, logvar)
         return ll, kl
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -155,7 +157,7 @@ class LatentODEVAE(SeededModule):
     def ood_score(self, batch: Batch, kind: str = "posterior") -> torch.Tensor:
         """Negative ELBO per observed point (higher = more anomalous) -> [B]."""
         if kind != "posterior":
-            raise ValueError(f"kind={kind!r} is invalid; the latent ODE scores by 'posterior' (-ELBO)")
+            raise ValueError(f"kind={kind!r} is not allowed; the latent ODE scores by 'posterior' (-ELBO)")
         x, t, mask = observed_window(*check_batch(batch, self.obs_shape))
         ll, kl = self.elbo(x, t, mask)
         return -(ll - kl) / mask.sum(1)

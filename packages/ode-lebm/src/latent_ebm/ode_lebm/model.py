@@ -20,7 +20,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from latent_ebm.core.lightning import LatentEBMModule, check_positive
+from latent_ebm.core.checks import check_choice, check_int, check_real
+from latent_ebm.core.lightning import ChainConfig, LatentEBMModule, OptimConfig
 from latent_ebm.core.priors import EnergyPrior, GaussianPrior
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.ode_lebm.networks import Activation, LatentODE, ODEFunc
@@ -43,6 +44,10 @@ __all__ = ["ODELEBM"]
 POSTERIOR_LANGEVIN = LangevinSchedule(20, 0.1)
 PRIOR_LANGEVIN = LangevinSchedule(60, 0.4)
 EVAL_LANGEVIN = LangevinSchedule(100, 0.1)
+# Adam with the group's betas (0.5, 0.999); grad-norm clip 10 on both networks (ours: the ODE's
+# gradients through long solves spike early in training).
+GENERATOR_OPTIM = OptimConfig(lr=1e-3, algorithm="adam", betas=(0.5, 0.999), grad_clip=10.0)
+PRIOR_OPTIM = OptimConfig(lr=1e-4, algorithm="adam", betas=(0.5, 0.999), grad_clip=10.0)
 
 
 class ODELEBM(LatentEBMModule):
@@ -55,10 +60,11 @@ class ODELEBM(LatentEBMModule):
     initial latent.
 
     Args beyond the core's: ``eval_chains`` posterior chains per sequence at evaluation and
-    ``eval_prediction`` how they make a prediction (see :meth:`analyse`); ``posterior`` /
-    ``prior_langevin`` / ``eval_posterior`` are the Langevin settings of learning, prior
-    sampling and evaluation; ``persistent_posterior`` with ``n_examples`` (the training set
-    size) warm-starts each sequence's chain from its last visit (not in the paper).
+    ``eval_prediction`` how they make a prediction (see :meth:`analyse`). The core's groups:
+    ``posterior`` / ``prior_langevin`` / ``eval_posterior`` are the Langevin settings of
+    learning, prior sampling and evaluation; ``optim`` / ``prior_optim`` the generator's (ODE and
+    emission) and the prior's optimisers; ``chains`` persistent posterior chains, which
+    warm-start each sequence's chain from its last visit (not in the paper).
     """
 
     def __init__(
@@ -89,29 +95,23 @@ class ODELEBM(LatentEBMModule):
         eval_posterior: LangevinSchedule = EVAL_LANGEVIN,
         eval_chains: int = 4,
         eval_prediction: Literal["mean", "best"] = "mean",
-        persistent_posterior: bool = False,
-        n_examples: int = 0,
-        generator_lr: float = 1e-3,
-        prior_lr: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        grad_clip: float | None = 10.0,
+        optim: OptimConfig = GENERATOR_OPTIM,
+        prior_optim: OptimConfig = PRIOR_OPTIM,
+        chains: ChainConfig = ChainConfig(),
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = 0,
     ) -> None:
         super().__init__(posterior=posterior, prior_langevin=prior_langevin, eval_posterior=eval_posterior,
-                         generator_lr=generator_lr, prior_lr=prior_lr, betas=betas, grad_clip=grad_clip,
-                         persistent_posterior=persistent_posterior, n_examples=n_examples,
-                         init_noise=init_noise, seed=seed)
-        check_positive(obs_sigma=obs_sigma, prior_sigma=prior_sigma)
-        for name, value, low in (("latent_dim", latent_dim, 1), ("static_dim", static_dim, 0),
-                                 ("eval_chains", eval_chains, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= {low}")
-        for name, value, allowed in (("prior", prior, ("ebm", "gaussian")),
-                                     ("likelihood", likelihood, ("gaussian", "bernoulli")),
-                                     ("eval_prediction", eval_prediction, ("mean", "best"))):
-            if value not in allowed:
-                raise ValueError(f"{name}={value!r} is not allowed; use one of {allowed}")
+                         optim=optim, prior_optim=prior_optim, chains=chains, init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
+        check_real("obs_sigma", obs_sigma, low=0.0, low_open=True)
+        check_real("prior_sigma", prior_sigma, low=0.0, low_open=True)
+        check_int("latent_dim", latent_dim, low=1)
+        check_int("static_dim", static_dim, low=0)
+        check_int("eval_chains", eval_chains, low=1)
+        check_choice("prior", prior, ("ebm", "gaussian"))
+        check_choice("likelihood", likelihood, ("gaussian", "bernoulli"))
+        check_choice("eval_prediction", eval_prediction, ("mean", "best"))
         self.u_dim = static_dim + latent_dim
         self.dynamics = LatentODE(
             ODEFunc(latent_dim, ode_hidden, ode_layers, ode_act, time_dependent),
@@ -173,8 +173,7 @@ class ODELEBM(LatentEBMModule):
                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``n_chains`` independent posterior chains per sequence: u (B, K, U) and their final
         energies E(u | x) (B, K). Chains start at ``u0`` (B, U), else from N(0, σ0² I)."""
-        if isinstance(n_chains, bool) or not isinstance(n_chains, int) or n_chains < 1:
-            raise ValueError(f"n_chains={n_chains!r} is not allowed; it must be an int >= 1")
+        check_int("n_chains", n_chains, low=1)
         obs = self.observation(batch)
         b = obs["x"].shape[0]
         if n_chains > 1:
@@ -244,17 +243,12 @@ class ODELEBM(LatentEBMModule):
         return (se * obs["mask"]).sum() / obs["mask"].sum()
 
     # ---- evaluation ----------------------------------------------------------------------------
-    def _eval_step(self, batch: Batch, stage: str) -> None:
+    def eval_step(self, batch: Batch, stage: str) -> None:
+        """Interpolation and extrapolation MSE of the posterior predictive (:meth:`analyse`)."""
         pred = self.predict_trajectory(batch)
         errs = prediction_errors(pred, batch)
         self.log_dict({f"{stage}/{k}_mse": v.mean() for k, v in errs.items()},
                       batch_size=pred.shape[0], sync_dist=True)
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "test")
 
     def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self.predict_trajectory(batch)

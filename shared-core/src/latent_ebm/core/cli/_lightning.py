@@ -61,6 +61,19 @@ class LatentEBMCLI(LightningCLI):
     - no progress bar callback -> ``RichProgressBar`` on a terminal, ``TQDMProgressBar`` in logs.
     """
 
+    def instantiate_classes(self) -> None:
+        """As LightningCLI's, then keep Lightning from refusing to log a run whose model and data
+        share a setting name with different values (``seed`` of the sampler vs of the data
+        split): the data's settings stay in the run's ``config.yaml`` and out of the logger's
+        merged hyperparameters."""
+        super().instantiate_classes()
+        model, data = getattr(self, "model", None), getattr(self, "datamodule", None)
+        if model is None or data is None:
+            return
+        mh, dh = dict(getattr(model, "hparams", {})), dict(getattr(data, "hparams", {}))
+        if any(k in mh and mh[k] != v for k, v in dh.items()):
+            data._log_hyperparams = False
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         extra = [
             self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys

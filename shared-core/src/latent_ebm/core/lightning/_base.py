@@ -24,7 +24,7 @@ from latent_ebm.core import ops
 from latent_ebm.core.checks import check_choice, check_int
 from latent_ebm.core.rng import SEED_HIGH, example_seed, register_stream
 
-from .config import OptimConfig, config_dict
+from .config import OptimConfig, as_config, config_dict
 from .optim import build_optimizer
 
 __all__ = ["Diagnostics", "NoiseMode", "SeededModule"]
@@ -95,6 +95,21 @@ class SeededModule(L.LightningModule):
         self._rng: torch.Generator | None = None
         self._rng_rank: int | None = None
         self._grad_clips: list[float | None] = []
+
+    def group(self, cls: type, value: Any, name: str, *, allow_none: bool = False) -> Any:
+        """A settings group from ``value`` (an instance, a dict or None); a dict overrides the
+        default that the most derived constructor declares for ``name``, as LightningCLI does."""
+        return as_config(cls, value, name, allow_none=allow_none, default=self._declared_default(name))
+
+    def _declared_default(self, name: str) -> Any:
+        for klass in type(self).__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            param = inspect.signature(init).parameters.get(name)
+            if param is not None and param.default is not inspect.Parameter.empty:
+                return param.default
+        return None
 
     def save_hyperparameters(self, *args: Any, ignore: Any = None, frame: Any = None, logger: bool = True) -> None:
         """Lightning's ``save_hyperparameters``, with dataclass groups stored as plain dicts."""

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from latent_ebm.core.checks import check_int
+
 __all__ = ["ExampleChains"]
 
 Gather = Callable[[Tensor], Tensor]
@@ -23,8 +25,7 @@ class ExampleChains:
     """``n`` chains of shape ``shape``: ``chains`` (n, *shape) and ``seen`` (n,) bool."""
 
     def __init__(self, n: int, shape: tuple[int, ...]) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n_examples={n!r} is not allowed; it must be an int >= 1")
+        check_int("n_examples", n, low=1)
         self.n, self.shape = n, tuple(shape)
         self.chains = torch.zeros(n, *self.shape)
         self.seen = torch.zeros(n, dtype=torch.bool)

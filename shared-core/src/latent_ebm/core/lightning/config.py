@@ -13,7 +13,7 @@ user wrote it: ``optim.lr=-1.0 is not allowed; it must be a finite number > 0``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed
@@ -145,9 +145,11 @@ class ChainConfig:
             check_int("chains.n_examples", self.n_examples, low=0)
 
 
-def as_config(cls: type[G], value: G | Mapping[str, Any] | None, name: str, *, allow_none: bool = False) -> G | None:
-    """``value`` as a ``cls`` group: itself, built from a dict of its fields (YAML, checkpoint
-    hyperparameters), or None where allowed. Errors name the argument ``name``."""
+def as_config(cls: type[G], value: G | Mapping[str, Any] | None, name: str, *, allow_none: bool = False,
+              default: G | None = None) -> G | None:
+    """``value`` as a ``cls`` group: itself, a dict of fields overriding ``default`` (default
+    ``cls()``; from Python as from YAML, a partial dict keeps the other fields of the
+    constructor's default), or None where allowed. Errors name the argument ``name``."""
     if value is None:
         if allow_none:
             return None
@@ -159,8 +161,9 @@ def as_config(cls: type[G], value: G | Mapping[str, Any] | None, name: str, *, a
         unknown = sorted(set(value) - known)
         if unknown:
             raise not_allowed(name, dict(value), f"unknown field(s) {unknown}; {cls.__name__} has {sorted(known)}")
+        base = default if isinstance(default, cls) else None
         try:
-            return cls(**value)
+            return replace(base, **value) if base is not None else cls(**value)
         except ValueError as err:  # the group's own check: rename its prefix to this argument
             raise ValueError(_renamed(str(err), cls, name)) from None
     raise not_allowed(name, value, f"give a {cls.__name__}, a dict of its fields{' or None' if allow_none else ''}")

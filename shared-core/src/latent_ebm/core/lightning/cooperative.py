@@ -19,11 +19,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from latent_ebm.core.checks import check_real
+from latent_ebm.core.checks import check_int, check_real
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from ._base import Diagnostics, NoiseMode, SeededModule
-from .config import OptimConfig, as_config
+from .config import OptimConfig
 
 __all__ = ["CooperativeModule"]
 
@@ -65,9 +65,9 @@ class CooperativeModule(SeededModule):
         super().__init__(init_noise=init_noise, seed=seed)
         self.automatic_optimization = False
         check_real("initializer_sigma", initializer_sigma, low=0.0, low_open=True)
-        self.revision_schedule = as_config(LangevinSchedule, revision, "revision")
-        self.energy_optim = as_config(OptimConfig, energy_optim, "energy_optim")
-        self.initializer_optim = as_config(OptimConfig, initializer_optim, "initializer_optim")
+        self.revision_schedule = self.group(LangevinSchedule, revision, "revision")
+        self.energy_optim = self.group(OptimConfig, energy_optim, "energy_optim")
+        self.initializer_optim = self.group(OptimConfig, initializer_optim, "initializer_optim")
         self.initializer_sigma = float(initializer_sigma)
 
     # ---- what subclasses provide ---------------------------------------------------------------------
@@ -143,11 +143,20 @@ class CooperativeModule(SeededModule):
         groups = [(e_params, self.energy_optim)]
         return groups + [(g_params, self.initializer_optim)] if g_params else groups
 
-    @torch.no_grad()
-    def sample(self, batch: Any, *, generator: torch.Generator | None = None) -> Tensor:
-        """Revised samples x_tilde for the proposals of ``batch`` (the model's synthesis)."""
-        cond = self.condition(batch)
-        return self.revise(self.propose(batch, cond), cond, generator=generator)
+    def sample_proposals(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` proposals from the initializer's own noise (no batch), (n, ...): for
+        :meth:`sample`. A model that only proposes from an input (a translator) leaves it out."""
+        raise NotImplementedError(
+            f"{type(self).__name__} proposes from a batch only; override sample_proposals to sample without one"
+        )
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples of the model, (n, ...): :meth:`sample_proposals` revised by Langevin
+        (CoopNets' synthesis). A model may extend the signature (conditions, guidance)."""
+        check_int("n", n, low=1)
+        with torch.no_grad():
+            x_init = self.sample_proposals(n, generator=generator)
+        return self.revise(x_init, None, generator=generator)
 
     def eval_step(self, batch: Any, stage: str) -> Tensor:
         """The energy gap mean E(data) - mean E(revised proposals), logged as ``<stage>/energy_gap``."""

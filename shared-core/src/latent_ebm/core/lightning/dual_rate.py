@@ -21,11 +21,11 @@ import torch
 from torch import Tensor, nn
 
 from latent_ebm.core.checks import check_int
+from latent_ebm.core.lightning.config import FastLoop, OptimConfig
 from latent_ebm.core.nn.functional import gaussian_kl
 from latent_ebm.core.rng import register_stream
 
 from ._base import NoiseMode, SeededModule
-from .config import FastLoop, OptimConfig, as_config
 from .optim import warmup_cosine
 
 __all__ = ["DualRateModule", "LocalPosterior"]
@@ -98,8 +98,8 @@ class DualRateModule(SeededModule):
         seed: int | None = None,
     ) -> None:
         super().__init__(init_noise=init_noise, seed=seed)
-        self.fast = as_config(FastLoop, fast, "fast")
-        self.optim = as_config(OptimConfig, optim, "optim")
+        self.fast = self.group(FastLoop, fast, "fast")
+        self.optim = self.group(OptimConfig, optim, "optim")
 
     # ---- what subclasses provide -----------------------------------------------------------------
     latent_shape: tuple[int, ...]

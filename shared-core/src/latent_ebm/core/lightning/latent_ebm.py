@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from latent_ebm.core.lightning.config import ChainConfig, OptimConfig
 from latent_ebm.core.rng import register_stream
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from ._base import Diagnostics, NoiseMode, SeededModule
 from ._chains import ExampleChains
-from .config import ChainConfig, OptimConfig, as_config
 
 __all__ = ["LatentEBMModule", "is_energy_prior"]
 
@@ -94,13 +94,13 @@ class LatentEBMModule(SeededModule):
     ) -> None:
         super().__init__(init_noise=init_noise, seed=seed)
         self.automatic_optimization = False
-        self.posterior_schedule = as_config(LangevinSchedule, posterior, "posterior")
-        self.prior_schedule = as_config(LangevinSchedule, prior_langevin, "prior_langevin", allow_none=True)
-        self.eval_schedule = (as_config(LangevinSchedule, eval_posterior, "eval_posterior", allow_none=True)
+        self.posterior_schedule = self.group(LangevinSchedule, posterior, "posterior")
+        self.prior_schedule = self.group(LangevinSchedule, prior_langevin, "prior_langevin", allow_none=True)
+        self.eval_schedule = (self.group(LangevinSchedule, eval_posterior, "eval_posterior", allow_none=True)
                               or self.posterior_schedule)
-        self.optim = as_config(OptimConfig, optim, "optim")
-        self.prior_optim = as_config(OptimConfig, prior_optim, "prior_optim")
-        self.chain_config = as_config(ChainConfig, chains, "chains")
+        self.optim = self.group(OptimConfig, optim, "optim")
+        self.prior_optim = self.group(OptimConfig, prior_optim, "prior_optim")
+        self.chain_config = self.group(ChainConfig, chains, "chains")
         self._chains: ExampleChains | None = None
 
     # ---- what subclasses provide ----------------------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from latent_ebm.core.checks import check_int
+
 from .attention import KVCache, attention_plan
 from .blocks import DecoderBlock, make_norm
 from .rope import latent_positions, rope_tables
@@ -37,8 +39,7 @@ _RESIDUAL_OUTPUTS = ("attn.out.weight", "cross.out.weight", "ffn.out.weight")
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= 1")
+    check_int(name, value, low=1)
     return value
 
 
@@ -214,8 +215,7 @@ class LatentConditionedDecoder(nn.Module):
             raise ValueError(
                 f"tokens ({desc}) is not allowed; it must be an integer tensor (B, T) with T >= 1"
             )
-        if isinstance(start_pos, bool) or not isinstance(start_pos, int) or start_pos < 0:
-            raise ValueError(f"start_pos={start_pos!r} is not allowed; it must be an int >= 0")
+        check_int("start_pos", start_pos, low=0)
         end = start_pos + tokens.shape[1]
         if end > self.max_seq_len:
             raise ValueError(

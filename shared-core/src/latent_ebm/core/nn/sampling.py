@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from latent_ebm.core.checks import check_int, check_real
 
 __all__ = ["check_sampling", "sample_next_token"]
 
@@ -14,22 +14,9 @@ def check_sampling(
     temperature: float, top_k: int | None, top_p: float | None, vocab_size: int
 ) -> None:
     """Raise ``ValueError`` naming the first bad sampling setting."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, int | float)
-        or not (math.isfinite(temperature) and temperature >= 0)
-    ):
-        raise ValueError(
-            f"temperature={temperature!r} is not allowed; it must be a finite number >= 0 (0: greedy)"
-        )
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k={top_k!r} is not allowed; it must be None or an int >= 1")
-    if top_p is not None and (
-        isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 < top_p <= 1
-    ):
-        raise ValueError(f"top_p={top_p!r} is not allowed; it must be None or a number in (0, 1]")
-    if top_k is not None and top_k > vocab_size:
-        raise ValueError(f"top_k={top_k} is not allowed; it must be <= vocab_size={vocab_size}")
+    check_real("temperature", temperature, low=0.0)  # 0: greedy
+    check_int("top_k", top_k, low=1, high=vocab_size, allow_none=True)
+    check_real("top_p", top_p, low=0.0, low_open=True, high=1.0, allow_none=True)
 
 
 def sample_next_token(

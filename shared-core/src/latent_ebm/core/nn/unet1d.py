@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latent_ebm.core.checks import as_shape, check_int, require
+
 __all__ = ["UNet1d"]
 
 
@@ -111,20 +113,9 @@ class UNet1d(nn.Module):
         groups: int = 8,
     ) -> None:
         super().__init__()
-        if (
-            isinstance(base_width, bool)
-            or not isinstance(base_width, int)
-            or base_width < 1
-            or base_width % groups
-        ):
-            raise ValueError(
-                f"base_width={base_width!r} is not allowed; it must be a positive int divisible by groups={groups}"
-            )
-        mults = tuple(multipliers)
-        if not mults or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in mults):
-            raise ValueError(
-                f"multipliers={multipliers!r} is not allowed; it must be a non-empty sequence of positive ints"
-            )
+        check_int("base_width", base_width, low=1)
+        require("base_width", base_width, base_width % groups == 0, f"it must be divisible by groups={groups}")
+        mults = as_shape(tuple(multipliers), "multipliers")
         self.factor = 2 ** (len(mults) - 1)
         widths = [base_width, *(base_width * m for m in mults)]
         pairs = list(zip(widths[:-1], widths[1:]))

@@ -1,11 +1,12 @@
-"""Argument checks shared by the public ops: a ValueError naming the argument, value and rule."""
+"""Argument checks of the public ops: the core's validator (:mod:`latent_ebm.core.checks`), plus
+what the kernels need beyond it (tensor pairs, 64-bit seeds, symbolic values under torch.compile)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from latent_ebm.core.checks import check_real
 
 __all__ = [
     "SUPPORTED_DTYPES",
@@ -58,17 +59,17 @@ def _check_real(name: str, value: object) -> None:
 
 
 def check_nonneg(name: str, value: object) -> None:
-    """A finite real number >= 0."""
+    """A finite real number >= 0 (symbolic under torch.compile: checked when concrete)."""
     _check_real(name, value)
-    if not _symbolic(value) and not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be finite and >= 0")
+    if not _symbolic(value):
+        check_real(name, value, low=0.0)
 
 
 def check_positive(name: str, value: object) -> None:
-    """A finite real number > 0."""
+    """A finite real number > 0 (symbolic under torch.compile: checked when concrete)."""
     _check_real(name, value)
-    if not _symbolic(value) and not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be finite and > 0")
+    if not _symbolic(value):
+        check_real(name, value, low=0.0, low_open=True)
 
 
 def check_seed(name: str, value: object) -> None:

@@ -7,21 +7,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LatentPrior", "as_shape"]
+from latent_ebm.core.checks import as_shape, check_int, check_real
 
-
-def as_shape(shape: object) -> tuple[int, ...]:
-    """An int or a tuple of ints >= 1 -> tuple; otherwise ``ValueError``."""
-    dims = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
-    if (
-        not isinstance(dims, tuple | list)
-        or not dims
-        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims)
-    ):
-        raise ValueError(
-            f"shape={shape!r} is not allowed; it must be an int >= 1 or a non-empty tuple of them"
-        )
-    return tuple(dims)
+__all__ = ["LatentPrior"]
 
 
 class LatentPrior(nn.Module):
@@ -34,12 +22,7 @@ class LatentPrior(nn.Module):
     def __init__(self, shape: int | tuple[int, ...], sigma: float = 1.0) -> None:
         super().__init__()
         self.shape = as_shape(shape)
-        if (
-            isinstance(sigma, bool)
-            or not isinstance(sigma, int | float)
-            or not (math.isfinite(sigma) and sigma > 0)
-        ):
-            raise ValueError(f"sigma={sigma!r} is not allowed; it must be a finite number > 0")
+        check_real("sigma", sigma, low=0.0, low_open=True)
         self.sigma = float(sigma)
         # Follows .to(device/dtype) so that draws land where the prior lives.
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
@@ -69,8 +52,7 @@ class LatentPrior(nn.Module):
 
     def normal(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws from N(0, sigma² I): (n, *shape)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n={n!r} is not allowed; it must be an int >= 1")
+        check_int("n", n, low=1)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(
                 f"generator={generator!r} is not allowed; pass a torch.Generator or None"

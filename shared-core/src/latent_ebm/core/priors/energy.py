@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from latent_ebm.core.checks import check_int
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from ._base import LatentPrior
@@ -63,8 +64,7 @@ class EnergyPrior(LatentPrior):
     ) -> None:
         super().__init__(shape, sigma)
         if f is None:
-            if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-                raise ValueError(f"hidden={hidden!r} is not allowed; it must be an int >= 1")
+            check_int("hidden", hidden, low=1)
             f = _MLP(self.dim, hidden)
         elif not callable(f):
             raise ValueError(

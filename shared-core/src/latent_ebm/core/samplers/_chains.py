@@ -11,27 +11,17 @@ that hook on all ranks) and :meth:`PersistentChains.load_shards` in ``on_load_ch
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from latent_ebm.core.checks import as_shape, check_int, check_real
+
 __all__ = ["PersistentChains"]
 
 InitFn = Callable[[int, "torch.Generator | None"], Tensor]
-
-
-def _as_shape(shape: object) -> tuple[int, ...]:
-    dims = (shape,) if isinstance(shape, int) else shape
-    if (
-        not isinstance(dims, tuple | list)
-        or not dims
-        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims)
-    ):
-        raise ValueError(f"shape={shape!r} is not allowed; it must be an int or tuple of ints >= 1")
-    return tuple(dims)
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -59,17 +49,13 @@ class PersistentChains(nn.Module):
         init: str | InitFn = "gaussian",
     ) -> None:
         super().__init__()
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"capacity={capacity!r} is not allowed; it must be an int >= 1")
-        if isinstance(reinit_prob, bool) or not isinstance(reinit_prob, int | float) or not (
-            math.isfinite(reinit_prob) and 0.0 <= reinit_prob <= 1.0
-        ):
-            raise ValueError(f"reinit_prob={reinit_prob!r} is not allowed; it must be in [0, 1]")
+        check_int("capacity", capacity, low=1)
+        check_real("reinit_prob", reinit_prob, low=0.0, high=1.0)
         if not callable(init) and init not in ("gaussian", "uniform"):
             raise ValueError(
                 f"init={init!r} is not allowed; use 'gaussian', 'uniform' or a callable (n, generator)"
             )
-        self.capacity, self.shape = capacity, _as_shape(shape)
+        self.capacity, self.shape = capacity, as_shape(shape)
         self.reinit_prob, self.init = float(reinit_prob), init
         self.register_buffer("chains", self._fresh(capacity, None, torch.device("cpu")))
 
@@ -91,12 +77,7 @@ class PersistentChains(nn.Module):
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(x0 (batch_size, *shape), idx (batch_size,)): distinct random chains, each replaced by a
         fresh start with probability ``reinit_prob``. No host sync."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not (
-            1 <= batch_size <= self.capacity
-        ):
-            raise ValueError(
-                f"batch_size={batch_size!r} is not allowed; it must be an int in [1, {self.capacity}]"
-            )
+        check_int("batch_size", batch_size, low=1, high=self.capacity)
         device = self.chains.device
         gen_device = generator.device if generator is not None else device
         # Distinct indices, so update() writes each chain at most once.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
+
+from latent_ebm.core.checks import check_choice, check_int, check_real
 
 __all__ = ["METHOD_NAMES", "DivergenceError", "LangevinSchedule", "check_settings"]
 
@@ -16,16 +17,6 @@ class DivergenceError(ValueError):
     """A chain produced a NaN/inf energy or sample; the message names the step."""
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _finite_real(name: str, value: object, *, allow_zero: bool) -> None:
-    rule = ">= 0" if allow_zero else "> 0"
-    if not _is_real(value) or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number {rule}")
-
-
 def check_settings(
     n_steps: object,
     step_size: object,
@@ -35,17 +26,14 @@ def check_settings(
     threshold: object,
 ) -> None:
     """Raise ``ValueError`` naming the first bad argument, its value and what is allowed."""
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps={n_steps!r} is not allowed; it must be an int >= 0")
-    if method not in METHOD_NAMES:
-        raise ValueError(f"method={method!r} is not allowed; valid methods: {', '.join(METHOD_NAMES)}")
+    check_int("n_steps", n_steps, low=0)
+    check_choice("method", method, METHOD_NAMES)
     # MALA divides by the proposal variance (step_size * noise_scale)**2, so both must be > 0.
     strict = method == "mala"
-    _finite_real("step_size", step_size, allow_zero=not strict)
-    _finite_real("noise_scale", noise_scale, allow_zero=not strict)
-    if clip_grad is not None:
-        _finite_real("clip_grad", clip_grad, allow_zero=False)
-    _finite_real("threshold", threshold, allow_zero=False)
+    check_real("step_size", step_size, low=0.0, low_open=strict)
+    check_real("noise_scale", noise_scale, low=0.0, low_open=strict)
+    check_real("clip_grad", clip_grad, low=0.0, low_open=True, allow_none=True)
+    check_real("threshold", threshold, low=0.0, low_open=True)
 
 
 @dataclass(frozen=True)

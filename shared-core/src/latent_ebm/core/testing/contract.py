@@ -3,12 +3,14 @@
 Use the functions directly or subclass :class:`ModuleContract` in a package's tests::
 
     class TestMyModelContract(ModuleContract):
-        def make_module(self):  return MyModel(..., init_noise="example")
-        def make_dataset(self): return TensorDataset(x, torch.arange(len(x)))
+        bad_values = (({"latent_dim": 0}, "latent_dim"),)
+        def make_module(self, **kw): return MyModel(**{"latent_dim": 2, **kw})
+        def make_dataset(self):      return TensorDataset(x, torch.arange(len(x)))
 
 - :func:`check_resume`: a run interrupted after k epochs and resumed from its checkpoint ends
   with exactly (bitwise) the state of the uninterrupted run: parameters, buffers, optimiser
   state, sampler RNG, chains.
+- :func:`check_reload`: ``load_from_checkpoint(weights_only=True)`` rebuilds the same module.
 - :func:`check_ddp`: ``ddp_spawn`` on 2 CPU processes (gloo) with per-rank batch b ends with the
   parameters of one process on global batch 2b. Exact only if the per-example randomness does
   not depend on the split: example-keyed chain starts (``init_noise="example"``) and noiseless
@@ -31,9 +33,18 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from latent_ebm.core.lightning import CooperativeModule, DualRateModule, LatentEBMModule
 from latent_ebm.core.lightning._base import CKPT_KEY
 
-__all__ = ["ModuleContract", "assert_states_equal", "check_ddp", "check_resume", "module_state", "tiny_trainer"]
+__all__ = [
+    "ModuleContract",
+    "assert_states_equal",
+    "check_ddp",
+    "check_reload",
+    "check_resume",
+    "module_state",
+    "tiny_trainer",
+]
 
 
 def tiny_trainer(root: Path | str, **overrides: Any) -> L.Trainer:
@@ -164,6 +175,28 @@ def check_resume(
     return full
 
 
+def check_reload(
+    make_module: Callable[[], L.LightningModule],
+    make_loader: Callable[[], DataLoader],
+    tmp_path: Path | str,
+    *,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+) -> L.LightningModule:
+    """Fit one epoch, save a checkpoint, ``load_from_checkpoint(weights_only=True)`` it: the
+    loaded module has the same hyperparameters, weights and checkpoint state. Returns it."""
+    tmp = Path(tmp_path)
+    L.seed_everything(1234, verbose=False)
+    module = make_module()
+    trainer = tiny_trainer(tmp / "fit", max_epochs=1, **dict(trainer_kwargs or {}))
+    trainer.fit(module, train_dataloaders=make_loader())
+    ckpt = tmp / "reload.ckpt"
+    trainer.save_checkpoint(ckpt)
+    loaded = type(module).load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    assert dict(loaded.hparams) == dict(module.hparams), "hyperparameters differ after load_from_checkpoint"
+    assert_states_equal(module_state(module), module_state(loaded))
+    return loaded
+
+
 def check_ddp(
     make_module: Callable[[], L.LightningModule],
     dataset: Dataset,
@@ -208,32 +241,81 @@ def check_ddp(
 
 
 class ModuleContract:
-    """pytest base class: subclass, implement ``make_module`` and ``make_dataset``; the resume
-    test runs in every package's suite, the DDP one is marked ``ddp``. Needs pytest (the ``test`` extra). ``make_module`` must be
-    picklable for DDP (define the module class at a module's top level)."""
+    """pytest base class every method package subclasses in ``tests/test_contract.py``, as
+    diffusers' schedulers subclass one common test. Implement ``make_module(**overrides)`` and
+    ``make_dataset()``; list ``bad_values`` as (constructor overrides, the option name the error
+    must name). The tests:
+
+    - resume: interrupted after one epoch and resumed from its checkpoint, a run ends bitwise
+      where the uninterrupted run ends (parameters, optimisers, sampler RNG, chains, counters);
+    - checkpoint: ``load_from_checkpoint(..., weights_only=True)`` rebuilds the same module
+      (so ``save_hyperparameters`` holds every constructor argument, as plain data);
+    - DDP (marked ``ddp``): 2 gloo processes equal one process on the same global batch, with the
+      settings of ``make_ddp_module`` (default ``make_module``; give split-independent noise
+      there: ``init_noise="example"`` and noiseless Langevin);
+    - bad input: each entry of ``bad_values`` raises ``ValueError`` naming its option;
+    - the base owns the loop: a module on a core base does not override its ``training_step``.
+
+    ``make_module`` must be picklable for DDP (define the module class at a module's top level).
+    """
 
     batch_size: int = 4
     resume_epochs: int = 3
     ddp_epochs: int = 1
     ddp_atol: float = 1e-6
+    bad_values: tuple[tuple[dict[str, Any], str], ...] = ()
+    ddp_skip_reason: str | None = None  # a module whose training noise cannot be split-independent
 
-    def make_module(self) -> L.LightningModule:
+    def make_module(self, **overrides: Any) -> L.LightningModule:
         raise NotImplementedError
 
     def make_dataset(self) -> Dataset:
         raise NotImplementedError
 
+    def make_ddp_module(self) -> L.LightningModule:
+        return self.make_module()
+
+    def _loader(self) -> DataLoader:
+        return DataLoader(self.make_dataset(), batch_size=self.batch_size)
+
+    def check_resumed_state(self, state: dict[str, Any]) -> None:
+        """More assertions on the resumed run's final state (:func:`module_state`); default none."""
+
+    def check_ddp_state(self, state: dict[str, Any]) -> None:
+        """More assertions on the single process's final state in the DDP test; default none."""
+
     def test_resume_is_exact(self, tmp_path: Path) -> None:
-        check_resume(self.make_module, lambda: DataLoader(self.make_dataset(), batch_size=self.batch_size),
-                     tmp_path, epochs=self.resume_epochs, interrupt_after=1)
+        state = check_resume(self.make_module, self._loader, tmp_path, epochs=self.resume_epochs, interrupt_after=1)
+        self.check_resumed_state(state)
+
+    def test_checkpoint_reloads_the_same_module(self, tmp_path: Path) -> None:
+        check_reload(self.make_module, self._loader, tmp_path)
 
     @pytest.mark.ddp
     def test_ddp_matches_single_process(self, tmp_path: Path) -> None:
         if not torch.distributed.is_available():
             pytest.skip("torch.distributed is not available")
-        check_ddp(partial(type(self)._build, type(self)), self.make_dataset(), tmp_path,
-                  batch_size=self.batch_size, epochs=self.ddp_epochs, atol=self.ddp_atol)
+        if self.ddp_skip_reason:
+            pytest.skip(self.ddp_skip_reason)
+        ref, _ = check_ddp(partial(type(self)._build, type(self)), self.make_dataset(), tmp_path,
+                           batch_size=self.batch_size, epochs=self.ddp_epochs, atol=self.ddp_atol)
+        self.check_ddp_state(ref)
+
+    def test_bad_values_name_their_option(self) -> None:
+        if not self.bad_values:
+            pytest.skip("this package lists no bad_values")
+        for overrides, name in self.bad_values:
+            with pytest.raises(ValueError) as info:
+                self.make_module(**overrides)
+            assert f"{name}=" in str(info.value), f"{overrides}: the error does not name {name!r}: {info.value}"
+
+    def test_base_owns_the_training_step(self) -> None:
+        module = self.make_module()
+        if isinstance(module, LatentEBMModule | DualRateModule | CooperativeModule):
+            owner = next(c for c in type(module).__mro__ if "training_step" in c.__dict__)
+            assert owner.__module__.startswith("latent_ebm.core."), (
+                f"{owner.__qualname__} overrides training_step; fill the base's hooks instead")
 
     @staticmethod
     def _build(cls: type[ModuleContract]) -> L.LightningModule:
-        return cls().make_module()
+        return cls().make_ddp_module()

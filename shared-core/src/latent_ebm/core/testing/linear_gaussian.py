@@ -196,10 +196,11 @@ class GaussianCoop(CooperativeModule):
         energy_optim: OptimConfig = _COOP_ADAM,
         initializer_optim: OptimConfig = _COOP_ADAM,
         initializer_sigma: float = 1.0,
+        init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
     ) -> None:
         super().__init__(revision=revision, energy_optim=energy_optim, initializer_optim=initializer_optim,
-                         initializer_sigma=initializer_sigma, seed=seed)
+                         initializer_sigma=initializer_sigma, init_noise=init_noise, seed=seed)
         self.save_hyperparameters()
         self.a = nn.Parameter(torch.zeros(dim))
         self.log_prec = nn.Parameter(torch.zeros(dim))
@@ -212,9 +213,12 @@ class GaussianCoop(CooperativeModule):
         return 0.5 * (self.log_prec.exp() * (x - self.a).square()).sum(dim=1)
 
     def propose(self, batch: Tensor | tuple, cond: object) -> Tensor:
-        x = self.data(batch, cond)
-        z = self.standard_normal((x.shape[1],), x.shape[0], dtype=x.dtype)
+        x, idx = self.split_batch(batch)
+        z = self.standard_normal((x.shape[1],), x.shape[0], idx=idx, dtype=x.dtype)
         return self.gen(z)
+
+    def sample_proposals(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        return self.gen(self.standard_normal((self.a.shape[0],), n, generator=generator, dtype=self.a.dtype))
 
     def energy_parameters(self):
         return [self.a, self.log_prec]
