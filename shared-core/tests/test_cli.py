@@ -17,8 +17,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from latent_ebm.core import cli as core_cli
-from latent_ebm.core.cli import _lightning, main, resolve_config, umbrella
+from latent_ebm.core.checks import check_int
+from latent_ebm.core.cli import UsageError, _lightning, main, resolve_config, umbrella
 from latent_ebm.core.cli._configs import resolve_config_args
+from latent_ebm.core.testing.cli import CLIContract, write_crafted_checkpoint
 
 W_TRUE = torch.tensor([[2.0], [-3.0]])
 
@@ -63,6 +65,7 @@ class ToyRegression(L.LightningModule):
 class ToyData(L.LightningDataModule):
     def __init__(self, n: int = 128, batch_size: int = 32, seed: int = 0) -> None:
         super().__init__()
+        check_int("batch_size", batch_size, low=1)
         self.save_hyperparameters()
 
     def setup(self, stage: str) -> None:
@@ -136,7 +139,7 @@ def test_fit_then_resume_then_test_with_shipped_config(tmp_path, config_pkg):
     assert {type(lg) for lg in trainer.loggers} == {TensorBoardLogger, CSVLogger}
     ckpts = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
     assert len(ckpts) == 1 and ckpts[0].save_last
-    last = root / "checkpoints" / "last.ckpt"
+    last = root / "checkpoints" / "version_0" / "last.ckpt"  # one folder per run
     assert last.is_file()
     assert (root / "csv" / "version_0" / "metrics.csv").is_file()
     assert any((root / "tensorboard" / "version_0").glob("events.out.tfevents.*"))
@@ -175,10 +178,11 @@ def test_validate_runs_with_config_path_and_flags(tmp_path):
     assert "val_loss" in cli.trainer.callback_metrics
 
 
-def test_bad_config_name_lists_the_shipped_ones(tmp_path, config_pkg):
+def test_bad_config_name_lists_the_shipped_ones(tmp_path, config_pkg, capsys):
     with pytest.raises(SystemExit) as info:
         run(tmp_path, "fit", "--config", "tinny", config_package=config_pkg)
-    msg = str(info.value.code)
+    msg = capsys.readouterr().err
+    assert info.value.code == 2 and msg.startswith("error: ")
     assert "tinny" in msg and "'small'" in msg and "'tiny'" in msg
     with pytest.raises(ValueError, match="config_package='no_such_pkg_xyz'"):
         resolve_config("tiny", "no_such_pkg_xyz")
@@ -291,3 +295,36 @@ def test_umbrella_list_with_patched_entry_points(monkeypatch, capsys):
     assert umbrella(["list"]) == 0
     assert "no latent-ebm methods installed" in capsys.readouterr().out
     assert umbrella([]) == 0 and "latent-ebm list" in capsys.readouterr().out
+
+
+# --- errors a user can act on ----------------------------------------------------------------
+
+
+class TestToyCLIErrors(CLIContract):
+    """The core's CLI contract on the toy model: one-line errors, exit 2, did-you-mean, safe
+    checkpoint loading."""
+
+    config = None
+    bad_args = (
+        (["--model.lr", "abc"], "model.lr='abc' is not allowed; it must be a number"),
+        (["--data.batch_size", "0"], "data.batch_size=0 is not allowed"),
+        (["--modl.lr", "0.1"], "unrecognized option --modl.lr"),
+    )
+
+    @staticmethod
+    def main(args):
+        return main(ToyRegression, ToyData, args=args)
+
+
+def test_debug_env_keeps_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EBM_DEBUG", "1")
+    with pytest.raises(UsageError, match="data.batch_size=0"):
+        main(ToyRegression, ToyData, args=["fit", "--data.batch_size", "0", "--trainer.default_root_dir", str(tmp_path)])
+
+
+def test_crafted_checkpoint_is_refused_by_lightning_too(tmp_path):
+    """weights_only=True all the way: the crafted pickle's code never runs."""
+    path = write_crafted_checkpoint(tmp_path / "crafted.ckpt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(path, weights_only=True)
+    assert not (tmp_path / "crafted.ckpt.ran").exists()

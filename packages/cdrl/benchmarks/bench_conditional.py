@@ -18,7 +18,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from latent_ebm.cdrl import CDRL, CDRLData
+from latent_ebm.cdrl import CDRLDataModule, CDRLModule
 from latent_ebm.cdrl.data import load_idx_images
 from latent_ebm.cdrl.metrics import feature_extractor
 
@@ -46,9 +46,10 @@ def main() -> None:
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     L.seed_everything(0)
-    m = CDRL(data_shape=(1, 32, 32), num_classes=10, p_uncond=0.2, n_steps=15, ebm_width=16,
-             init_width=16, ebm_lr=5e-4, init_lr=1e-3, warmup_steps=20, ema_decay=0.98)
-    dm = CDRLData("fashion-mnist", batch_size=args.batch, n_train=args.batch * args.iters, n_val=2)
+    m = CDRLModule(data_shape=(1, 32, 32), num_classes=10, p_uncond=0.2, revision={"n_steps": 15}, ebm_width=16,
+                   init_width=16, energy_optim={"lr": 5e-4, "warmup_steps": 20},
+                   initializer_optim={"lr": 1e-3, "warmup_steps": 20}, ema_decay=0.98)
+    dm = CDRLDataModule("fashion-mnist", batch_size=args.batch, n_train=args.batch * args.iters, n_val=2)
     L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
               inference_mode=False).fit(m, dm)

@@ -19,7 +19,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from latent_ebm.cdrl import CDRL, CDRLData
+from latent_ebm.cdrl import CDRLDataModule, CDRLModule
 from latent_ebm.cdrl.data import load_idx_images
 from latent_ebm.cdrl.metrics import feature_extractor, fid
 
@@ -42,19 +42,20 @@ class EvalAt(L.Callback):
             x = module.sample(self.n, generator=torch.Generator().manual_seed(0))
             self.rows.append({"iteration": self.it, "fid": fid(self.real, x, "fashion-mnist")})
             self.eval_time += time.perf_counter() - t0
-            print(f"[{module.hparams.n_steps=}] it {self.it}: {self.rows[-1]}", flush=True)
+            print(f"[K={module.revision_schedule.n_steps}] it {self.it}: {self.rows[-1]}", flush=True)
 
 
-def model(drl: bool, args) -> CDRL:
-    return CDRL(data_shape=(1, 32, 32), n_steps=30 if drl else 15, use_initializer=not drl,
-                ebm_width=16, ebm_mult=(1, 2, 2), init_width=16, init_mult=(1, 2, 2),
-                ebm_lr=args.ebm_lr, init_lr=args.init_lr, warmup_steps=20, ema_decay=args.ema)
+def model(drl: bool, args) -> CDRLModule:
+    return CDRLModule(data_shape=(1, 32, 32), revision={"n_steps": 30 if drl else 15}, use_initializer=not drl,
+                      ebm_width=16, ebm_mult=(1, 2, 2), init_width=16, init_mult=(1, 2, 2),
+                      energy_optim={"lr": args.ebm_lr, "warmup_steps": 20},
+                      initializer_optim={"lr": args.init_lr, "warmup_steps": 20}, ema_decay=args.ema)
 
 
-def run(drl: bool, args, real: torch.Tensor) -> tuple[CDRL, dict]:
+def run(drl: bool, args, real: torch.Tensor) -> tuple[CDRLModule, dict]:
     L.seed_everything(0)
     m = model(drl, args)
-    dm = CDRLData("fashion-mnist", batch_size=args.batch, n_train=args.batch * args.iters, n_val=2)
+    dm = CDRLDataModule("fashion-mnist", batch_size=args.batch, n_train=args.batch * args.iters, n_val=2)
     at = sorted({args.iters // 2, args.iters})
     cb = EvalAt(at, real, args.n_fid)
     tr = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
@@ -66,7 +67,7 @@ def run(drl: bool, args, real: torch.Tensor) -> tuple[CDRL, dict]:
     return m, {"fid_over_training": cb.rows, "train_s_per_iter": train_time / args.iters}
 
 
-def sample_timing(m: CDRL, k: int, n: int) -> float:
+def sample_timing(m: CDRLModule, k: int, n: int) -> float:
     t0 = time.perf_counter()
     m.sample(n, n_steps=k, generator=torch.Generator().manual_seed(1))
     return (time.perf_counter() - t0) / n
@@ -95,7 +96,7 @@ def main() -> None:
     for name, drl in (("cdrl", False), ("drl", True)):
         m, r = run(drl, args, real)
         m.eval()
-        k_train = m.hparams.n_steps
+        k_train = m.revision_schedule.n_steps
         r["sample_s_per_image"] = sample_timing(m, k_train, 64)
         r["fid_vs_k"] = []
         for k in args.ks:

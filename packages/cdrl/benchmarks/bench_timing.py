@@ -15,19 +15,20 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from latent_ebm.cdrl import CDRL, CDRLData
+from latent_ebm.cdrl import CDRLDataModule, CDRLModule
 
 OUT = Path(__file__).parent / "results"
 
 
-def make(drl: bool) -> CDRL:
-    return CDRL(data_shape=(1, 32, 32), n_steps=30 if drl else 15, use_initializer=not drl,
-                ebm_width=16, init_width=16, warmup_steps=1)
+def make(drl: bool) -> CDRLModule:
+    warm = {"warmup_steps": 1}
+    return CDRLModule(data_shape=(1, 32, 32), revision={"n_steps": 30 if drl else 15}, use_initializer=not drl,
+                      ebm_width=16, init_width=16, energy_optim=warm, initializer_optim=warm)
 
 
 def train_time(drl: bool, iters: int = 6) -> float:
     m = make(drl)
-    dm = CDRLData("synthetic", batch_size=32, n_train=32 * iters, n_val=2)
+    dm = CDRLDataModule("synthetic", batch_size=32, n_train=32 * iters, n_val=2)
     t0 = time.perf_counter()
     L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
@@ -35,7 +36,7 @@ def train_time(drl: bool, iters: int = 6) -> float:
     return (time.perf_counter() - t0) / iters
 
 
-def sample_time(m: CDRL, n: int = 16) -> float:
+def sample_time(m: CDRLModule, n: int = 16) -> float:
     t0 = time.perf_counter()
     m.sample(n, generator=torch.Generator().manual_seed(0))
     return (time.perf_counter() - t0) / n

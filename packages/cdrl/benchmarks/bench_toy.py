@@ -17,19 +17,20 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from latent_ebm.cdrl import CDRL, CDRLData, ToyDensity
+from latent_ebm.cdrl import CDRLDataModule, CDRLModule, ToyDensity
 from latent_ebm.core.metrics import gaussian_mmd
 
 OUT = Path(__file__).parent / "results"
 
 
-def make(drl: bool) -> CDRL:
-    return CDRL(data_shape=(2,), ebm_width=64, ebm_mult=(1, 1), init_width=64, init_mult=(1, 1),
-                n_steps=30 if drl else 15, use_initializer=not drl, step_coeff=1e-3, ebm_lr=1e-3,
-                init_lr=1e-3, warmup_steps=20, ema_decay=0.95, spectral_norm=False)
+def make(drl: bool) -> CDRLModule:
+    return CDRLModule(data_shape=(2,), ebm_width=64, ebm_mult=(1, 1), init_width=64, init_mult=(1, 1),
+                      revision={"n_steps": 30 if drl else 15}, use_initializer=not drl, step_coeff=1e-3,
+                      energy_optim={"lr": 1e-3, "warmup_steps": 20},
+                      initializer_optim={"lr": 1e-3, "warmup_steps": 20}, ema_decay=0.95, spectral_norm=False)
 
 
-def quality(m: CDRL, d: ToyDensity, real: torch.Tensor, k: int, n: int) -> dict:
+def quality(m: CDRLModule, d: ToyDensity, real: torch.Tensor, k: int, n: int) -> dict:
     x = m.sample(n, n_steps=k, generator=torch.Generator().manual_seed(1))
     row = {"k": k, "mmd": float(gaussian_mmd(real, x))}
     if d.name == "mixture":
@@ -59,7 +60,7 @@ def main() -> None:
         for method, drl in (("cdrl", False), ("drl", True)):
             L.seed_everything(0)
             m = make(drl)
-            dm = CDRLData(name, batch_size=256, n_train=256 * args.iters)
+            dm = CDRLDataModule(name, batch_size=256, n_train=256 * args.iters)
             t0 = time.perf_counter()
             L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from latent_ebm.cdrl import CDRLData, ToyDensity
+from latent_ebm.cdrl import CDRLDataModule, ToyDensity
 from latent_ebm.cdrl.data import synthetic_images
-from latent_ebm.core.data import is_available
+from latent_ebm.core.testing.plugin import requires_dataset
 
 
 def test_toy_mixture_density_is_normalised_and_sampled_with_its_weights():
@@ -28,32 +28,48 @@ def test_synthetic_images_offline():
     assert x.shape == (16, 1, 32, 32) and set(x.unique().tolist()) <= {-1.0, 1.0} and y.max() < 4
 
 
-@pytest.mark.skipif(not is_available("fashion-mnist"), reason="fashion-mnist not in LATENT_EBM_DATA_DIR")
+@requires_dataset("fashion-mnist")
 def test_fashion_mnist_padded_to_32():
-    dm = CDRLData("fashion-mnist", batch_size=8, n_train=64, n_val=16)
+    dm = CDRLDataModule("fashion-mnist", batch_size=8, n_train=64, n_val=16)
     dm.setup("fit")
-    x, y = next(iter(dm.train_dataloader()))
+    batch = next(iter(dm.train_dataloader()))
+    x, y = batch["x"], batch["y"]
+    assert set(batch) == {"x", "y", "index"} and batch["index"].dtype == torch.int64
     assert x.shape == (8, 1, 32, 32) and dm.data_shape == (1, 32, 32)
     assert x.min() >= -1 and x.max() <= 1 and (x[..., :2, :] == -1).all()  # padding
     assert y.dtype == torch.int64 and y.min() >= 0 and y.max() <= 9
 
 
-def test_bad_dataset_name():
-    with pytest.raises(ValueError, match="dataset='cifar100'"):
-        CDRLData("cifar100")
+@pytest.mark.parametrize("kw, name", [({"dataset": "cifar100"}, "dataset"), ({"batch_size": 0}, "batch_size"),
+                                      ({"n_val": 1}, "n_val"), ({"n_train": 0}, "n_train")])
+def test_bad_settings_name_their_option(kw, name):
+    with pytest.raises(ValueError, match=f"{name}=.* is not allowed"):
+        CDRLDataModule(**kw)
+
+
+def test_batches_are_dicts_with_index():
+    dm = CDRLDataModule("mixture", batch_size=8, n_train=32, n_val=8)
+    dm.setup("fit")
+    for loader in (dm.train_dataloader(), dm.val_dataloader()):
+        batch = next(iter(loader))
+        assert set(batch) == {"x", "y", "index"}
+        assert batch["x"].shape[1:] == (2,) and batch["y"].dtype == torch.int64
+    seen = torch.cat([b["index"] for b in dm.train_dataloader()])
+    assert sorted(seen.tolist()) == list(range(32))  # every index once, in a shuffled order
+    torch.testing.assert_close(torch.cat([b["x"] for b in dm.train_dataloader()]), dm.train_set.x[seen])
 
 
 def test_flips_are_keyed_by_seed_epoch_and_index_not_the_global_rng():
     """A resumed run must see the same augmented batches: flips depend on (seed, epoch, index)."""
-    dm = CDRLData("synthetic", batch_size=8, n_train=64, n_val=2, random_flip=True)
+    dm = CDRLDataModule("synthetic", batch_size=8, n_train=64, n_val=2, random_flip=True)
     dm.setup("fit")
-    x_all = dm.train_set.tensors[0]
+    x_all = dm.train_set.x
 
     def epoch_batches(epoch, global_seed):
         torch.manual_seed(global_seed)
         loader = dm.train_dataloader()
         loader.sampler.set_epoch(epoch)
-        return [b for b in loader]
+        return [(b["x"], b["y"], b["index"]) for b in loader]
 
     a, b, c = epoch_batches(0, 1), epoch_batches(0, 2), epoch_batches(1, 1)
     for (xa, ya, ia), (xb, yb, ib) in zip(a, b):

@@ -8,7 +8,7 @@ import torch
 import yaml
 
 import latent_ebm.cdrl.metrics as metrics
-from latent_ebm.cdrl import CDRL
+from latent_ebm.cdrl import CDRLModule
 
 
 class _FakeFID:
@@ -46,9 +46,9 @@ def test_feature_families_are_exclusive():
     with pytest.raises(ValueError, match="exclusive"):
         metrics.sample_quality(torch.zeros(2, 1, 32, 32), torch.zeros(2, 1, 32, 32), "mnist", inception=True)
     with pytest.raises(ValueError, match="fid_inception"):
-        CDRL(data_shape=(1, 32, 32), fid_inception=True, fid_dataset="mnist")
+        CDRLModule(data_shape=(1, 32, 32), fid_inception=True, fid_dataset="mnist")
     with pytest.raises(ValueError, match="fid_inception"):
-        CDRL(data_shape=(2,), fid_inception=True)
+        CDRLModule(data_shape=(2,), fid_inception=True)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_fidelity") is not None, reason="torch-fidelity installed")
@@ -62,5 +62,5 @@ def test_paper_config_uses_inception_fid_on_cifar10():
     cfg = yaml.safe_load(path.read_text())
     assert cfg["data"]["dataset"] == "cifar10" and cfg["model"]["fid_inception"] is True
     assert cfg["model"].get("fid_dataset") is None
-    m = CDRL(**cfg["model"])  # the config is a valid constructor call
+    m = CDRLModule(**cfg["model"])  # the config is a valid constructor call
     assert m.hparams.fid_inception and m.data_shape == (3, 32, 32)

@@ -6,8 +6,10 @@ import math
 import pytest
 import torch
 
-from latent_ebm.cdrl import CDRL, NoiseSchedule
+from latent_ebm.cdrl import CDRLModule, NoiseSchedule
+from latent_ebm.cdrl.model import Draws
 from latent_ebm.cdrl.sampler import guided, revise, tweedie_denoise
+from latent_ebm.core.samplers import LangevinSchedule
 
 
 def _gauss_logp(x, mu, var):
@@ -29,7 +31,8 @@ def test_langevin_samples_exact_gaussian_conditional(level):
         return coef.step_sq * _gauss_logp(x, mu, tau2)
 
     x0 = torch.randn(n, 2)
-    x = revise(net, x0, x_t, coef, sched.step_coeff, 400, generator=torch.Generator().manual_seed(0))
+    x = revise(net, x0, x_t, coef, sched.step_coeff, LangevinSchedule(400, 1.0),
+               generator=torch.Generator().manual_seed(0))
     if level == 6:
         mean, var = mu, torch.full((2,), tau2)
     else:
@@ -78,8 +81,8 @@ def test_guidance_identities_and_composition():
 
 
 def _cond_model():
-    return CDRL(data_shape=(1, 8, 8), num_classes=3, ebm_width=8, ebm_mult=(1, 2), init_width=8,
-                init_mult=(1, 2), n_steps=2)
+    return CDRLModule(data_shape=(1, 8, 8), num_classes=3, ebm_width=8, ebm_mult=(1, 2), init_width=8,
+                      init_mult=(1, 2), revision={"n_steps": 2})
 
 
 def test_guidance_zero_equals_unconditional_model():
@@ -104,39 +107,70 @@ def test_inpainting_keeps_known_pixels():
 
 
 def test_clear_errors():
-    unc = CDRL(data_shape=(1, 8, 8), ebm_width=8, ebm_mult=(1, 2), init_width=8, init_mult=(1, 2))
-    with pytest.raises(ValueError, match="unconditional"):
+    unc = CDRLModule(data_shape=(1, 8, 8), ebm_width=8, ebm_mult=(1, 2), init_width=8, init_mult=(1, 2))
+    with pytest.raises(ValueError, match="labels=.*unconditional"):
         unc.sample(2, labels=torch.tensor([0, 1]), guidance=2.0)
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(ValueError, match="guidance=2.0.*unconditional"):
         unc.sample(2, guidance=2.0)
-    with pytest.raises(ValueError, match="K must be"):
+    with pytest.raises(ValueError, match="n_steps=0"):
         unc.sample(2, n_steps=0)
-    with pytest.raises(ValueError, match="K must be"):
-        CDRL(data_shape=(2,), n_steps=0)
+    with pytest.raises(ValueError, match="n=0"):
+        unc.sample(0)
+    with pytest.raises(ValueError, match="revision.n_steps=0"):
+        CDRLModule(data_shape=(2,), revision={"n_steps": 0})
     coef = NoiseSchedule().coefficients(torch.tensor([1]))
-    with pytest.raises(ValueError, match="K"):
-        revise(lambda x: x.sum(1), torch.zeros(1, 2), torch.zeros(1, 2), coef, 2e-4, 0)
-    with pytest.raises(ValueError, match=r"expects \(B, 1, 8, 8\)"):
-        unc.training_step((torch.zeros(2, 3, 32, 32), torch.zeros(2)), 0)
-    with pytest.raises(ValueError, match="known has shape"):
+    with pytest.raises(ValueError, match="n_steps=0"):
+        revise(lambda x: x.sum(1), torch.zeros(1, 2), torch.zeros(1, 2), coef, 2e-4, LangevinSchedule(0, 1.0))
+    with pytest.raises(ValueError, match=r"x.shape=\(2, 3, 32, 32\) is not allowed; this model expects \(B, 1, 8, 8\)"):
+        unc.condition({"x": torch.zeros(2, 3, 32, 32), "index": torch.arange(2)})
+    with pytest.raises(ValueError, match="known.shape="):
         unc.sample(2, known=torch.zeros(2, 1, 7, 7), mask=torch.zeros(2, 1, 7, 7))
+    with pytest.raises(ValueError, match="known and mask"):
+        unc.sample(2, known=torch.zeros(2, 1, 8, 8))
     with pytest.raises(ValueError, match="labels must lie"):
         _cond_model().sample(2, labels=torch.tensor([0, 3]))
     with pytest.raises(ValueError, match="data_shape"):
-        CDRL(data_shape=(1, 8))
+        CDRLModule(data_shape=(1, 8))
 
 
 def test_energy_hook_is_the_conditional_energy():
-    """CDRL.energy(x~, (t, x_t, y)) = -g/s_t^2 + ||x~ - x_t||^2 / (2 sigma_t^2): with g the exact
+    """CDRLModule.energy(x~, cond) = -g/s_t^2 + ||x~ - x_t||^2 / (2 sigma_t^2): with g the exact
     s_t^2-scaled Gaussian log-density, energy differences equal -log p(x~ | x_t) differences."""
-    m = CDRL(data_shape=(2,), ebm_width=8, init_width=8, ebm_mult=(1,), init_mult=(1,))
+    m = CDRLModule(data_shape=(2,), ebm_width=8, init_width=8, ebm_mult=(1,), init_mult=(1,))
     t = torch.tensor([2, 2, 6, 6])
-    coef = m._coef(t)
+    coef = m.coefficients(t)
     mu, tau2 = torch.tensor([0.3, -0.2]), 0.7
     m.ebm.forward = lambda x, ls, y=None: coef.step_sq * _gauss_logp(x, mu, tau2)
     x_t = torch.randn(4, 2)
+    cond = Draws(t=t, y=None, coef=coef, x_t=x_t, x_prev=x_t, init_eps=None)
     a, b = torch.randn(4, 2), torch.randn(4, 2)
     tether = (1 - coef.final) / coef.beta
     logp = lambda x: _gauss_logp(x, mu, tau2) - (x - x_t).square().sum(1) / 2 * tether  # noqa: E731
-    got = m.energy(a, (t, x_t, None)) - m.energy(b, (t, x_t, None))
+    got = m.energy(a, cond) - m.energy(b, cond)
     torch.testing.assert_close(got, -(logp(a) - logp(b)), rtol=1e-4, atol=1e-4)
+
+
+def test_one_step_draws_in_order_and_fills_the_hooks():
+    """condition draws levels, data noise and initializer noise once; data/propose/energy_loss/
+    initializer_loss read them; DRL proposes x_t and has no initializer loss."""
+    x = torch.randn(6, 2)
+    batch = {"x": x, "y": torch.zeros(6, dtype=torch.long), "index": torch.arange(6)}
+    for use_init in (True, False):
+        m = CDRLModule(data_shape=(2,), ebm_width=8, init_width=8, ebm_mult=(1,), init_mult=(1,),
+                       use_initializer=use_init, revision={"n_steps": 2}, seed=1)
+        cond = m.condition(batch)
+        assert cond.t.min() >= 1 and cond.t.max() <= 6 and cond.y is None
+        assert (cond.init_eps is not None) == use_init
+        # variance reduction: x_t and x_{t-1} share eps
+        a_t, a_s = torch.sigmoid(cond.coef.logsnr_t)[:, None], torch.sigmoid(cond.coef.logsnr_s)[:, None]
+        eps = (cond.x_t - a_t.sqrt() * x) / (1 - a_t).sqrt()
+        torch.testing.assert_close(cond.x_prev, a_s.sqrt() * x + (1 - a_s).sqrt() * eps, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(m.data(batch, cond), cond.coef.scale[:, None] * cond.x_prev)
+        prop = m.propose(batch, cond)
+        if not use_init:
+            assert prop is cond.x_t and m.initializer_loss(prop, prop, cond) is None
+            assert list(m.initializer_parameters()) == [] and len(m.optimizer_groups()) == 1
+        rev = m.revise(prop, cond)
+        assert rev.shape == x.shape and m.ebm.training  # the chain's eval mode is undone
+        loss, logs = m.energy_loss(m.data(batch, cond), rev, cond)
+        assert set(logs) == {"train/g_pos", "train/g_neg"} and loss.requires_grad

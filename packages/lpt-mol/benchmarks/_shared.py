@@ -14,8 +14,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from latent_ebm.core.checks import check_choice
 from latent_ebm.core.data import artifact_dir
-from latent_ebm.lpt_mol import LPTMol, MolDataModule
+from latent_ebm.lpt_mol import LPTMolDataModule, LPTMolModule
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -36,12 +37,12 @@ RESULTS = Path(__file__).parent / "results"
 POSTERIORS = {"cpu": {"n_steps": 3, "step_size": 1.0, "noise_scale": 0.5},
               "paper": {"n_steps": 15, "step_size": 0.3, "noise_scale": 0.5}}
 TRAIN_POSTERIOR = os.environ.get("LPT_BENCH_POSTERIOR", "cpu")
-if TRAIN_POSTERIOR not in POSTERIORS:
-    raise ValueError(f"LPT_BENCH_POSTERIOR={TRAIN_POSTERIOR!r} is invalid; allowed: {sorted(POSTERIORS)}")
+check_choice("LPT_BENCH_POSTERIOR", TRAIN_POSTERIOR, sorted(POSTERIORS))
 MODEL = dict(n_latent=4, latent_dim=16, unet_base=8, unet_multipliers=(1, 2), d_model=64, n_layers=2,
              n_heads=4, seed=0, posterior=POSTERIORS[TRAIN_POSTERIOR])
 _SUFFIX = "" if TRAIN_POSTERIOR == "cpu" else f"-{TRAIN_POSTERIOR}-posterior"
 PROPERTIES = ("qed", "plogp")
+FINETUNE_LR = 3e-4        # the LPT code's finetune peak rate (pretrain: 7.5e-4, the module's default)
 N_LABELLED = 20_000       # the first 20k ZINC250k molecules: the offline data every method is given
 
 
@@ -68,8 +69,8 @@ def png(name: str) -> Path:
     return result_path(name, ".png")
 
 
-def labelled_data(batch_size: int = 64) -> MolDataModule:
-    dm = MolDataModule(dataset="zinc250k", limit=N_LABELLED, properties=PROPERTIES, batch_size=batch_size)
+def labelled_data(batch_size: int = 64) -> LPTMolDataModule:
+    dm = LPTMolDataModule(dataset="zinc250k", limit=N_LABELLED, properties=PROPERTIES, batch_size=batch_size)
     dm.setup("fit")
     return dm
 
@@ -80,17 +81,37 @@ def _trainer(steps: int) -> L.Trainer:
                      num_sanity_val_steps=0, accelerator="cpu", devices=1)
 
 
-def init_args(model: LPTMol) -> dict:
-    names = inspect.signature(LPTMol.__init__).parameters
+def init_args(model: LPTMolModule) -> dict:
+    names = inspect.signature(LPTMolModule.__init__).parameters
     return {k: v for k, v in dict(model.hparams).items() if k in names}
 
 
-def _cached(tag: str, build) -> tuple[LPTMol, dict]:
+def finetune_args(base: LPTMolModule, properties: tuple[str, ...]) -> dict:
+    """Constructor arguments of ``base`` for phase ``finetune`` on ``properties`` at FINETUNE_LR."""
+    args = init_args(base)
+    return {**args, "properties": properties, "phase": "finetune", "optim": {**args["optim"], "lr": FINETUNE_LR}}
+
+
+def _grouped(hparams: dict) -> dict:
+    """Constructor arguments from a cache written before the grouped settings (flat
+    ``generator_lr``, ``betas``, ``weight_decay``, ``grad_clip``, ``persistent_posterior``,
+    ``n_examples``), so models cached by earlier runs load with the settings they were trained with."""
+    h = dict(hparams)
+    flat = {"generator_lr": "lr", "betas": "betas", "weight_decay": "weight_decay", "grad_clip": "grad_clip"}
+    if any(k in h for k in flat):
+        h["optim"] = {new: h.pop(old) for old, new in flat.items() if old in h}
+    if "persistent_posterior" in h:
+        h["chains"] = {"persistent": h.pop("persistent_posterior"), "n_examples": h.pop("n_examples", 0)}
+    names = inspect.signature(LPTMolModule.__init__).parameters
+    return {k: v for k, v in h.items() if k in names}
+
+
+def _cached(tag: str, build) -> tuple[LPTMolModule, dict]:
     key = hashlib.sha256(json.dumps([tag, MODEL, N_LABELLED], sort_keys=True).encode()).hexdigest()[:12]
     path = Path(artifact_dir("lpt_mol")) / "bench" / f"{tag}-{key}.pt"
     if path.exists():
         ck = torch.load(path, weights_only=False)
-        model = LPTMol(**ck["hparams"])
+        model = LPTMolModule(**_grouped(ck["hparams"]))
         model.load_state_dict(ck["state"])
         model.vocab_state = ck["vocab"]
         return model, ck["info"]
@@ -100,12 +121,12 @@ def _cached(tag: str, build) -> tuple[LPTMol, dict]:
     return model, info
 
 
-def pretrained(dm: MolDataModule, steps: int) -> tuple[LPTMol, dict]:
+def pretrained(dm: LPTMolDataModule, steps: int) -> tuple[LPTMolModule, dict]:
     """LPT pretrained on x only (phase ``pretrain``) for ``steps`` steps; cached on disk."""
 
-    def build() -> tuple[LPTMol, dict]:
+    def build() -> tuple[LPTMolModule, dict]:
         torch.manual_seed(0)
-        model = LPTMol(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain", **MODEL)
+        model = LPTMolModule(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain", **MODEL)
         start = time.perf_counter()
         _trainer(steps).fit(model, datamodule=dm)
         return model, {"pretrain_steps": steps, "pretrain_s": time.perf_counter() - start}
@@ -113,13 +134,13 @@ def pretrained(dm: MolDataModule, steps: int) -> tuple[LPTMol, dict]:
     return _cached(f"pretrain{steps}", build)
 
 
-def finetuned(dm: MolDataModule, prop: str, pretrain_steps: int, steps: int) -> tuple[LPTMol, dict]:
+def finetuned(dm: LPTMolDataModule, prop: str, pretrain_steps: int, steps: int) -> tuple[LPTMolModule, dict]:
     """The pretrained LPT fine-tuned on (x, y) for one property (phase ``finetune``); cached."""
 
-    def build() -> tuple[LPTMol, dict]:
+    def build() -> tuple[LPTMolModule, dict]:
         base, info = pretrained(dm, pretrain_steps)
         torch.manual_seed(0)
-        model = LPTMol(**{**init_args(base), "properties": (prop,), "phase": "finetune", "generator_lr": 3e-4})
+        model = LPTMolModule(**finetune_args(base, (prop,)))
         state = {k: v for k, v in base.state_dict().items() if not k.startswith("prop.")}
         model.load_state_dict(state, strict=False)
         model.vocab_state = base.vocab_state

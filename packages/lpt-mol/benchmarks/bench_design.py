@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from _shared import MODEL, N_LABELLED, finetuned, labelled_data, png, result_path, write
 
+from latent_ebm.core.checks import check_int, require
 from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
 from latent_ebm.lpt_mol.filters import ring_sizes_ok
 from latent_ebm.lpt_mol.ga import graph_ga, random_baseline
@@ -166,11 +167,9 @@ def main() -> None:
                     help="methods to run; the others' runs are kept from the existing results file "
                          "(same budget and seeds), marked in its 'reused' entry")
     args = ap.parse_args()
-    if args.workers < 1:
-        raise ValueError(f"--workers={args.workers} is invalid; need >= 1")
+    check_int("--workers", args.workers, low=1)
     methods = args.methods.split(",")
-    if unknown := set(methods) - set(METHODS):
-        raise ValueError(f"--methods has {sorted(unknown)}; allowed: {METHODS}")
+    require("--methods", args.methods, set(methods) <= set(METHODS), f"each must be one of {METHODS}")
     args.dm = labelled_data()
     for prop in args.properties.split(","):
         column = args.dm.hparams.properties.index(prop)

@@ -18,9 +18,9 @@ import random
 import time
 
 import torch
-from _shared import MODEL, init_args, labelled_data, pretrained, write
+from _shared import MODEL, finetune_args, labelled_data, pretrained, write
 
-from latent_ebm.lpt_mol import LPTMol
+from latent_ebm.lpt_mol import LPTMolModule
 from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.docking import DockingOracle, kd_nm
 from latent_ebm.lpt_mol.oracles import Oracle
@@ -41,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     dm = labelled_data()
     base, info = pretrained(dm, args.pretrain_steps)
-    model = LPTMol(**{**init_args(base), "properties": (args.target,), "phase": "finetune", "generator_lr": 3e-4})
+    model = LPTMolModule(**finetune_args(base, (args.target,)))
     model.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith("prop.")}, strict=False)
     model.vocab_state = base.vocab_state
     vocab = SelfiesVocab.from_state(model.vocab_state)

@@ -15,12 +15,12 @@ import time
 import torch
 from _shared import MODEL, PROPERTIES, _trainer, labelled_data, pretrained, write
 
-from latent_ebm.lpt_mol import LPTMol
+from latent_ebm.lpt_mol import LPTMolModule
 from latent_ebm.lpt_mol.model import LPT_POSTERIOR
 
 
 @torch.no_grad()
-def token_ce(model: LPTMol, batch: dict, u: torch.Tensor) -> float:
+def token_ce(model: LPTMolModule, batch: dict, u: torch.Tensor) -> float:
     ce, mask = model.token_nll(batch["x"], model.prior.transform(u))
     return float((ce * mask).sum() / mask.sum())
 
@@ -42,10 +42,10 @@ def main() -> None:
         measure(model, dm, args, f"benchmark-model-{args.steps}", {"model": MODEL, "model_training": info})
         return
     torch.manual_seed(0)
-    model = LPTMol(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain",
-                   **{**MODEL, "posterior": {**MODEL["posterior"], "n_steps": args.train_posterior_steps,
-                                             "step_size": args.train_step_size}},
-                   persistent_posterior=args.persistent, n_examples=len(dm.train_set))
+    model = LPTMolModule(vocab_size=len(dm.vocab), properties=PROPERTIES, phase="pretrain",
+                         **{**MODEL, "posterior": {**MODEL["posterior"], "n_steps": args.train_posterior_steps,
+                                                   "step_size": args.train_step_size}},
+                         chains={"persistent": args.persistent, "n_examples": len(dm.train_set)})
     start = time.perf_counter()
     _trainer(args.steps).fit(model, train_dataloaders=dm.train_dataloader())
     train_s = time.perf_counter() - start
@@ -56,7 +56,7 @@ def main() -> None:
                                    "train_s": train_s})
 
 
-def measure(model: LPTMol, dm, args, tag: str, info: dict) -> None:
+def measure(model: LPTMolModule, dm, args, tag: str, info: dict) -> None:
     model.eval()
     g = torch.Generator().manual_seed(1)
     rows = {}

@@ -31,11 +31,11 @@ def test_zinc_module(zinc_dm):
 def test_offline_nci_default_and_bad_dataset():
     import pytest
 
-    from latent_ebm.lpt_mol import MolDataModule
+    from latent_ebm.lpt_mol import LPTMolDataModule
 
-    dm = MolDataModule(dataset="nci5k", limit=200, batch_size=16)
+    dm = LPTMolDataModule(dataset="nci5k", limit=200, batch_size=16)
     dm.setup("fit")
     assert len(dm.train_set) + len(dm.val_set) + dm.skipped == 200
     assert all(Chem.MolFromSmiles(dm.vocab.decode(dm.train_set[i]["x"])) is not None for i in range(10))
     with pytest.raises(ValueError, match="dataset="):
-        MolDataModule(dataset="zinc")
+        LPTMolDataModule(dataset="zinc")

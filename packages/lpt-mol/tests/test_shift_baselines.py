@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from latent_ebm.lpt_mol import LPTMol
+from latent_ebm.lpt_mol import LPTMolModule
 from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.ga import graph_ga, random_baseline
 from latent_ebm.lpt_mol.oracles import Oracle
@@ -14,7 +14,7 @@ TINY = dict(n_latent=2, latent_dim=32, unet_base=8, unet_multipliers=(1, 2), d_m
 
 def test_shift_budget_and_resume(zinc_dm, tmp_path):
     torch.manual_seed(0)
-    model = LPTMol(**TINY, phase="finetune")
+    model = LPTMolModule(**TINY, phase="finetune")
     model.vocab_state = zinc_dm.vocab.state_dict()
     vocab = SelfiesVocab.from_state(model.vocab_state)
     oracle = Oracle("qed", budget=50)
@@ -52,7 +52,7 @@ def test_round_starts_chains_at_pool_latents_with_per_molecule_targets(zinc_dm, 
     each toward its own value + shift; new molecules enter the pool with the latent they came from."""
     import latent_ebm.lpt_mol.shift as shift
 
-    model = LPTMol(**TINY, phase="finetune")
+    model = LPTMolModule(**TINY, phase="finetune")
     model.vocab_state = zinc_dm.vocab.state_dict()
     vocab = SelfiesVocab.from_state(model.vocab_state)
     pool = [("CCO", 0.9), ("c1ccccc1", 0.5), ("CC(=O)O", 0.2)]
@@ -93,7 +93,7 @@ def test_ring_filter_redecodes_then_drops(zinc_dm, monkeypatch):
     from latent_ebm.lpt_mol import shift
 
     torch.manual_seed(0)
-    model = LPTMol(**TINY, phase="finetune")
+    model = LPTMolModule(**TINY, phase="finetune")
     model.vocab_state = zinc_dm.vocab.state_dict()
     vocab = SelfiesVocab.from_state(model.vocab_state)
     state = ShiftState(pool=[("CCO", 0.9), ("CCN", 0.8), ("CCC", 0.7)])

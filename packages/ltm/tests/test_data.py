@@ -57,7 +57,9 @@ def test_ptb_shard_is_tokenized_once_into_uint16_blocks(tmp_path):
     dm = LTMDataModule(dataset="ptb", seq_len=128, batch_size=4, cache_dir=str(tmp_path))
     dm.prepare_data()
     dm.setup()
-    x = next(iter(dm.test_dataloader()))
+    batch = next(iter(dm.test_dataloader()))
+    x = batch["x"]
+    assert batch["index"].tolist() == [0, 1, 2, 3]
     assert x.shape == (4, 128) and (x[:, 0] == BOS_ID).all() and x.max() < dm.vocab_size
     torch.testing.assert_close(x[0, 1:], torch.from_numpy(stream[:127].astype(np.int64)))
 
@@ -92,8 +94,12 @@ def test_topic_is_visible_to_the_whole_document_but_not_to_a_short_window():
 def test_datamodule_latent_topic_batches_and_bad_args():
     dm = LTMDataModule(seq_len=32, batch_size=4, n_train_docs=16, n_val_docs=8)
     dm.setup()
-    x = next(iter(dm.train_dataloader()))
+    batch = next(iter(dm.train_dataloader()))
+    x, index = batch["x"], batch["index"]
     assert x.shape == (4, 32) and (x[:, 0] == dm.bos_id).all() and dm.vocab_size == 65
+    assert index.shape == (4,) and torch.equal(x, torch.stack([dm.splits["train"][int(i)]["x"] for i in index]))
+    prompt = next(iter(dm.predict_dataloader()))
+    assert set(prompt) == {"x"} and prompt["x"].shape == (1, dm.hparams.prompt_len)
     with pytest.raises(ValueError, match="^dataset="):
         LTMDataModule(dataset="imdb")
     with pytest.raises(ValueError, match="^seq_len="):

@@ -32,7 +32,7 @@ def test_zero_shot_ppl_of_uniform_gpt_is_vocab_size():
 
 def test_ltm_elbo_ppl_bounds_the_uniform_likelihood_from_above():
     torch.manual_seed(0)
-    ltm = _uniform(LTMModule(**SIZE, window=8, n_latents=2, inner_steps=2))
+    ltm = _uniform(LTMModule(**SIZE, window=8, n_latents=2, fast={"steps": 2}))
     blocks = torch.randint(0, 50257, (2, 64))
     few = block_scores(ltm, blocks, steps=2)["ppl_tokens"]
     many = block_scores(ltm, blocks, steps=40)["ppl_tokens"]

@@ -2,22 +2,24 @@
 and on the core's linear-Gaussian stand-in it reaches the analytic posterior (exact ELBO) and the
 known fixed-eps optimum (LTM's sampled ELBO with one eps)."""
 
+import dataclasses
 import math
 
 import torch
 
-from latent_ebm.core.lightning.dual_rate import gaussian_kl
+from latent_ebm.core.nn import gaussian_kl
 from latent_ebm.core.testing.linear_gaussian import (
     LinearGaussian,
     LinearGaussianDualRate,
     fixed_eps_optimum,
 )
 from latent_ebm.ltm import LTMModule
+from latent_ebm.ltm.model import FAST
 
 
 def _tiny_ltm(**kw):
     torch.manual_seed(0)
-    args = dict(vocab_size=17, d_model=16, n_layers=2, n_heads=2, seq_len=24, window=4, n_latents=4, inner_steps=4)
+    args = dict(vocab_size=17, d_model=16, n_layers=2, n_heads=2, seq_len=24, window=4, n_latents=4, fast={"steps": 4})
     return LTMModule(**{**args, **kw})
 
 
@@ -47,13 +49,11 @@ def test_inner_loop_leaves_decoder_grads_alone():
     assert all(p.requires_grad for p in model.parameters())
 
 
-_INNER = ("inner_lr", "inner_lr_final_ratio", "inner_weight_decay", "init_mu_std", "init_logvar", "init_logvar_std")
-
-
-def _ltm_inner_settings() -> dict:
-    """LTM's own defaults for the fast loop (eta 0.3 cosine to 0.03, paper init, AdamW wd 0.01)."""
-    hp = _tiny_ltm().hparams
-    return {k: hp[k] for k in _INNER}
+def _ltm_fast(**override) -> dict:
+    """LTM's own fast loop (eta 0.3 cosine to 0.03, paper init, AdamW wd 0.01), as the module holds it."""
+    fast = _tiny_ltm().fast
+    assert fast == dataclasses.replace(FAST, steps=4)
+    return dataclasses.replace(fast, **override)
 
 
 def test_ltm_inner_loop_reaches_the_analytic_posterior_mean_and_variance():
@@ -65,12 +65,12 @@ def test_ltm_inner_loop_reaches_the_analytic_posterior_mean_and_variance():
 
     def fit(**override):
         module = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, expected_nll=True,
-                                        **{**_ltm_inner_settings(), **override}).double()
+                                        fast=_ltm_fast(**override)).double()
         with torch.no_grad():
             module.W.copy_(lg.W)
         return module.fit_local(x, 300, generator=torch.Generator().manual_seed(0))
 
-    local = fit(inner_weight_decay=0.0)  # AdamW's decoupled decay would move the optimum
+    local = fit(weight_decay=0.0)  # AdamW's decoupled decay would move the optimum
     torch.testing.assert_close(local.mu, mean, atol=1e-5, rtol=0)
     torch.testing.assert_close(local.logvar.exp(), cov.diag().expand_as(mean), atol=1e-5, rtol=0)
     # LTM's first-party weight decay 0.01 on (mu, log sigma^2) biases it a little, no more
@@ -84,8 +84,7 @@ def test_ltm_inner_settings_reach_the_linear_gaussian_fixed_eps_optimum():
     """LTM's inner loop settings (eta 0.3 cosine to 0.03, paper init) on the core's stand-in:
     x = W z + noise with W^T W diagonal, whose fixed-eps ELBO optimum is known in closed form."""
     lg = LinearGaussian.random(6, 2, 0.5, scales=(1.5, 0.7), orthogonal=True, seed=0, dtype=torch.float32)
-    module = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, inner_lr=0.3, inner_lr_final_ratio=0.1,
-                                    inner_weight_decay=0.0)
+    module = LinearGaussianDualRate(data_dim=6, latent_dim=2, obs_sigma=0.5, fast=_ltm_fast(weight_decay=0.0))
     with torch.no_grad():
         module.W.copy_(lg.W)
     x, _ = lg.sample(8, seed=1)

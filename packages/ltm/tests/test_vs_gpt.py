@@ -11,8 +11,8 @@ import torch
 from latent_ebm.ltm import GPTModule, LTMDataModule, LTMModule
 
 SEQ, STEPS = 192, 120
-SIZE = dict(vocab_size=5 + 60, d_model=32, n_layers=2, n_heads=2, seq_len=SEQ, window=1, lr=1e-2,
-            warmup_steps=20, max_steps=STEPS)
+SIZE = dict(vocab_size=5 + 60, d_model=32, n_layers=2, n_heads=2, seq_len=SEQ, window=1,
+            optim={"lr": 1e-2, "warmup_steps": 20})  # the cosine ends at the Trainer's max_steps=STEPS
 
 
 def _train_and_validate(model):
@@ -30,6 +30,6 @@ def test_tiny_ltm_beats_windowed_gpt_on_latent_topic_corpus():
     torch.manual_seed(0)
     gpt = _train_and_validate(GPTModule(**SIZE))
     torch.manual_seed(0)
-    ltm = _train_and_validate(LTMModule(**SIZE, n_latents=2, inner_steps=4, init_logvar=0.0))
+    ltm = _train_and_validate(LTMModule(**SIZE, n_latents=2, fast={"steps": 4, "init_logvar": 0.0}))
     assert ltm["val/elbo_ppl"] < 0.95 * gpt["val/ppl"], (ltm, gpt)
     assert ltm["val/prefix_ppl"] < gpt["val/prefix_ppl"], (ltm, gpt)

@@ -18,7 +18,7 @@ import lightning as L
 import torch
 
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
+from latent_ebm.ode_lebm import LatentODEVAE, ODELEBMDataModule, ODELEBMModule
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,7 +39,7 @@ class _Timer(L.Callback):
         self.nfes.append(module.dynamics.func.nfe)
 
 
-def _time_steps(model: L.LightningModule, dm: SequenceDataModule, n: int = 5) -> tuple[float, float]:
+def _time_steps(model: L.LightningModule, dm: ODELEBMDataModule, n: int = 5) -> tuple[float, float]:
     """Median seconds per training step and mean NFE per step (the first step is a warm-up)."""
     timer = _Timer()
     per_batch = 2 if getattr(model.hparams, "prior", None) == "ebm" else 1  # global_step counts optimiser steps
@@ -52,7 +52,7 @@ def _time_steps(model: L.LightningModule, dm: SequenceDataModule, n: int = 5) ->
 def main() -> None:
     torch.set_num_threads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    dm = SequenceDataModule(dataset="sinusoids", n_train=240, train_steps=30, test_steps=60, batch_size=40)
+    dm = ODELEBMDataModule(dataset="sinusoids", n_train=240, train_steps=30, test_steps=60, batch_size=40)
     torch.manual_seed(0)
     base_s, base_nfe = _time_steps(LatentODEVAE(latent_dim=4, ode_hidden=32, emission_hidden=32,
                                                 encoder_hidden=32), dm)
@@ -60,8 +60,9 @@ def main() -> None:
     for method in ("rk4", "dopri5"):
         for k in (5, 10, 20, 40):
             torch.manual_seed(0)
-            model = ODELEBM(latent_dim=4, ode_hidden=32, emission_hidden=32, prior_hidden=64, ode_method=method,
-                            posterior=LangevinSchedule(k, 0.1), prior_langevin=LangevinSchedule(60, 0.4))
+            model = ODELEBMModule(latent_dim=4, ode_hidden=32, emission_hidden=32, prior_hidden=64,
+                                  ode_method=method, posterior=LangevinSchedule(k, 0.1),
+                                  prior_langevin=LangevinSchedule(60, 0.4))
             s, nfe = _time_steps(model, dm)
             rows.append({"solver": method, "posterior_steps": k, "s_per_step": s, "nfe_per_step": nfe,
                          "time_ratio_vs_latent_ode": s / base_s})

@@ -28,7 +28,7 @@ from paired import compare_runs
 
 from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
+from latent_ebm.ode_lebm import LatentODEVAE, ODELEBMDataModule, ODELEBMModule
 from latent_ebm.ode_lebm.sequence import auroc, prediction_errors
 
 RESULTS = Path(__file__).parent / "results"
@@ -61,11 +61,11 @@ def _model(name: str, setup: dict, n_train: int, seed: int) -> L.LightningModule
     kw = dict(ode_hidden=32, emission_hidden=32) | setup["model"]
     if name == "latent-ode":
         return LatentODEVAE(encoder_hidden=32, lr=3e-3, seed=seed, **kw)
-    return ODELEBM(prior="ebm" if name == "ode-lebm" else "gaussian", prior_hidden=64,
-                   posterior=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
-                   eval_posterior=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
-                   chains=ChainConfig(persistent=True, n_examples=n_train), optim={"lr": 3e-3},
-                   prior_optim={"lr": 1e-3}, seed=seed, **kw)
+    return ODELEBMModule(prior="ebm" if name == "ode-lebm" else "gaussian", prior_hidden=64,
+                         posterior=LangevinSchedule(20, 0.1), prior_langevin=LangevinSchedule(60, 0.4),
+                         eval_posterior=LangevinSchedule(60, 0.1), eval_chains=8, eval_prediction="mean",
+                         chains=ChainConfig(persistent=True, n_examples=n_train), optim={"lr": 3e-3},
+                         prior_optim={"lr": 1e-3}, seed=seed, **kw)
 
 
 class _Count(L.Callback):
@@ -85,7 +85,7 @@ def run_one(dataset: str, name: str, seed: int, steps_scale: float = 1.0) -> dic
     setup = SETUPS[dataset]
     n_steps = max(1, round(setup["steps"] * steps_scale))
     L.seed_everything(seed, verbose=False)
-    dm = SequenceDataModule(dataset=dataset, seed=seed, **setup["data"])
+    dm = ODELEBMDataModule(dataset=dataset, seed=seed, **setup["data"])
     model = _model(name, setup, setup["data"]["n_train"], seed)
     # Lightning's global_step counts optimiser steps: ODE-LEBM steps two optimisers per batch.
     per_batch = 2 if name == "ode-lebm" else 1

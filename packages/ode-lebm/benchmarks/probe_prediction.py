@@ -19,7 +19,7 @@ import lightning as L
 import torch
 from bench_prediction import MODELS, SETUPS, _batch, _model
 
-from latent_ebm.ode_lebm import SequenceDataModule
+from latent_ebm.ode_lebm import ODELEBMDataModule
 from latent_ebm.ode_lebm.sequence import (
     check_batch,
     mean_from_output,
@@ -49,7 +49,7 @@ def main() -> None:
         key, _, value = item.partition("=")
         setup = {**setup, "data": {**setup["data"], key: json.loads(value)}}
     L.seed_everything(args.seed, verbose=False)
-    dm = SequenceDataModule(dataset=args.dataset, seed=args.seed, **setup["data"])
+    dm = ODELEBMDataModule(dataset=args.dataset, seed=args.seed, **setup["data"])
     model = _model(args.model, setup, setup["data"]["n_train"], args.seed)
     steps = max(1, round(setup["steps"] * args.steps_scale)) * (2 if args.model == "ode-lebm" else 1)
     L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,

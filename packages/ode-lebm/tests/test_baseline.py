@@ -42,7 +42,7 @@ def test_prediction_does_not_depend_on_the_unobserved_query_tail():
     read the observed window exactly as in training: appending a longer unobserved tail to t
     changes nothing at the shared times (it once drove the ODE-RNN encoder through the tail)."""
     from latent_ebm.core.samplers import LangevinSchedule
-    from latent_ebm.ode_lebm import ODELEBM
+    from latent_ebm.ode_lebm import ODELEBMModule
 
     torch.manual_seed(0)
     t = torch.linspace(0, 2, 11)
@@ -54,8 +54,8 @@ def test_prediction_does_not_depend_on_the_unobserved_query_tail():
     lode = LatentODEVAE(latent_dim=3, obs_dim=2, encoder_hidden=8, ode_hidden=8, emission_hidden=8)
     short = lode.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
     assert torch.allclose(lode.predict_trajectory(long), short, atol=1e-6)
-    lebm = ODELEBM(latent_dim=3, obs_dim=2, ode_hidden=8, emission_hidden=8, prior_hidden=8,
-                   eval_posterior=LangevinSchedule(5, 0.1), eval_chains=2)
+    lebm = ODELEBMModule(latent_dim=3, obs_dim=2, ode_hidden=8, emission_hidden=8, prior_hidden=8,
+                         eval_posterior=LangevinSchedule(5, 0.1), eval_chains=2)
     lebm.rng.manual_seed(1)
     short = lebm.predict_trajectory({"x": x, "t": t, "mask": mask}, t_query=long_t)
     lebm.rng.manual_seed(1)

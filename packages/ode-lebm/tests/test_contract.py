@@ -10,13 +10,13 @@ import torch
 from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing.contract import ModuleContract
-from latent_ebm.ode_lebm import ODELEBM, LatentODEVAE, SequenceDataModule
+from latent_ebm.ode_lebm import LatentODEVAE, ODELEBMDataModule, ODELEBMModule
 
 N = 16
 
 
 def _sequences():
-    return SequenceDataModule(dataset="sinusoids", n_train=N, train_steps=8, seed=0).split("train")
+    return ODELEBMDataModule(dataset="sinusoids", n_train=N, train_steps=8, seed=0).split("train")
 
 
 class TestODELEBMContract(ModuleContract):
@@ -36,7 +36,7 @@ class TestODELEBMContract(ModuleContract):
         base = dict(latent_dim=3, ode_hidden=8, emission_hidden=8, prior_hidden=8,
                     chains=ChainConfig(persistent=True, n_examples=N), posterior=LangevinSchedule(4, 0.1),
                     prior_langevin=LangevinSchedule(4, 0.4), optim={"lr": 1e-2}, prior_optim={"lr": 1e-2}, seed=3)
-        return ODELEBM(**{**base, **kw})
+        return ODELEBMModule(**{**base, **kw})
 
     def make_ddp_module(self):
         return self.make_module(init_noise="example", posterior=LangevinSchedule(4, 0.1, noise_scale=0.0),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from latent_ebm.ode_lebm import SequenceDataModule, make_sequences
+from latent_ebm.core.testing.plugin import requires_dataset
+from latent_ebm.ode_lebm import ODELEBMDataModule, make_sequences
 from latent_ebm.ode_lebm.data import DATASETS, observation_masks
 from latent_ebm.ode_lebm.systems import damped_oscillators, lotka_volterra
 
@@ -45,7 +46,7 @@ def test_masks_partition_the_grid():
 
 
 def test_changed_dynamics_lie_outside_training_range():
-    dm = SequenceDataModule(dataset="sinusoids", n_train=40, n_test=40, train_steps=10, test_steps=30)
+    dm = ODELEBMDataModule(dataset="sinusoids", n_train=40, n_test=40, train_steps=10, test_steps=30)
     w_train = dm.split("train").seqs.params[:, 1]
     w_ood = dm.split("ood").seqs.params[:, 1]
     assert w_ood.min() > w_train.max()
@@ -55,11 +56,8 @@ def test_changed_dynamics_lie_outside_training_range():
     assert np.allclose(rot.numpy(), 2 * math.pi / 8)
 
 
+@requires_dataset("mnist", "train-images-idx3-ubyte.gz")
 def test_rotating_mnist_turns_once_in_16_frames():
-    from latent_ebm.core.data import is_available
-
-    if not is_available("mnist", "train-images-idx3-ubyte.gz"):
-        pytest.skip("MNIST not in LATENT_EBM_DATA_DIR (set it to the shared data folder)")
     frames = make_sequences("rotating_mnist", 2, 17, ranges={"size": 28}).x[:, :, 0]  # (N, T, H, W)
     assert frames.mean() > 0.05  # a real digit, not an empty frame
     assert (frames[:, 16] - frames[:, 0]).abs().mean() < 0.01  # one full turn

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm import ODELEBM
+from latent_ebm.ode_lebm import ODELEBMModule
 from latent_ebm.ode_lebm.systems import sinusoids
 
 
@@ -25,7 +25,7 @@ class Rotation(nn.Module):
 def test_swapping_static_latent_swaps_offset_and_keeps_dynamics():
     w = 1.5
     data = sinusoids(16, 30, 0.1, frequency=(w, w), offset=(-1.0, 1.0), noise_std=0.05, seed=3)
-    model = ODELEBM(static_dim=1, latent_dim=2, prior="ebm", prior_hidden=16)
+    model = ODELEBMModule(static_dim=1, latent_dim=2, prior="ebm", prior_hidden=16)
     assert model.dynamics.func.net[0].in_features == 2  # the ODE sees z_d only
     model.dynamics.func = Rotation(w)
     model.emission = nn.Linear(3, 1, bias=False)  # input (z_s, z_d): x = z_s + z_d[0]

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm import ODELEBM
+from latent_ebm.ode_lebm import ODELEBMModule
 
 
 class Linear(nn.Module):
@@ -22,8 +22,8 @@ A = torch.tensor([[-0.1, 1.0], [-1.0, -0.1]])  # damped rotation
 C = torch.tensor([[1.0, 0.0]])                  # observe the first coordinate only
 
 
-def linear_model(sigma: float, sigma0: float, **kw) -> ODELEBM:
-    model = ODELEBM(obs_dim=1, latent_dim=2, prior="gaussian", obs_sigma=sigma, prior_sigma=sigma0, **kw)
+def linear_model(sigma: float, sigma0: float, **kw) -> ODELEBMModule:
+    model = ODELEBMModule(obs_dim=1, latent_dim=2, prior="gaussian", obs_sigma=sigma, prior_sigma=sigma0, **kw)
     model.dynamics.func = Linear(A)
     model.emission = nn.Linear(2, 1, bias=False)
     model.emission.weight.data.copy_(C)
@@ -111,8 +111,8 @@ def test_prediction_averages_over_both_posterior_modes():
     expected = torch.stack([(w * (grid + ti) ** 2).sum() for ti in t.double()]).float()
     errors = {}
     for mode in ("mean", "best"):
-        model = ODELEBM(obs_dim=1, latent_dim=1, prior="gaussian", obs_sigma=sigma,
-                        eval_posterior=LangevinSchedule(300, 0.1), eval_chains=k, eval_prediction=mode)
+        model = ODELEBMModule(obs_dim=1, latent_dim=1, prior="gaussian", obs_sigma=sigma,
+                              eval_posterior=LangevinSchedule(300, 0.1), eval_chains=k, eval_prediction=mode)
         model.dynamics.func, model.emission = Drift(), Square()
         pred = model.analyse({"x": x, "t": t, "mask": mask})["pred"][0, :, 0]
         errors[mode] = (pred - expected).abs().max()

@@ -14,6 +14,7 @@ The base module owns the training step; this class fills its hooks (``log_likeli
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -97,3 +98,10 @@ class TemplateModule(LatentEBMModule):
         x, _ = self.split_batch(batch)
         with torch.enable_grad():
             return self.sample(self.batch_size_of(x))
+
+    def write_predictions(self, predictions: list[Tensor], out_dir: Path) -> list[Path]:
+        """``samples.csv`` (x, y per line) of every sample ``predict`` drew (the core's writer)."""
+        path = out_dir / "samples.csv"
+        rows = torch.cat(predictions).tolist()
+        path.write_text("x,y\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in rows))
+        return [path]

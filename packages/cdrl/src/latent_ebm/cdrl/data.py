@@ -3,7 +3,9 @@
 CIFAR-10 path.
 
 Images are scaled to [-1, 1] (official: ``x * 2 - 1``); 28x28 digits are padded with -1 to
-32x32 so the networks see the paper's resolution.
+32x32 so the networks see the paper's resolution. Batches are dicts ``{"x", "y", "index"}``
+(the suite's one batch format): y the class label (0 for the toys), index the example's
+position in its split (example-keyed noise and flips read it).
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
+from latent_ebm.core.checks import check_choice, check_int, require
 from latent_ebm.core.data import EpochShuffle, get_file
-from latent_ebm.core.lightning._base import example_seed
+from latent_ebm.core.rng import example_seed, register_stream
 
 from .cifar import load_cifar10
 
-__all__ = ["CDRLData", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images"]
+__all__ = ["CDRLDataModule", "Examples", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images"]
 
-Dataset = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "cifar10"]
+# Flips of epoch e read stream FLIP_STREAM + e (id kept from before the core's registry).
+FLIP_STREAM = register_stream("cdrl.flip", 0xF11B)
+
+DatasetName = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "cifar10"]
 TOY = ("mixture", "rings", "checkerboard")
 IDX = {"mnist", "fashion-mnist"}
 
@@ -39,12 +45,10 @@ class ToyDensity:
     """
 
     def __init__(self, name: str, weights: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)) -> None:
-        if name not in TOY:
-            raise ValueError(f"toy dataset {name!r} is not allowed; choose one of {TOY}")
-        self.name = name
+        check_choice("name", name, TOY)
         w = torch.tensor(weights, dtype=torch.float64)
-        if (w <= 0).any():
-            raise ValueError(f"weights={weights} must all be > 0")
+        require("weights", weights, w.numel() > 0 and bool((w > 0).all()), "they must all be > 0")
+        self.name = name
         self.weights = w / w.sum()
         k = len(weights)
         ang = torch.arange(k, dtype=torch.float64) * 2 * math.pi / k
@@ -76,8 +80,7 @@ class ToyDensity:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log-density (mixture); (n,) float64."""
-        if self.name != "mixture":
-            raise ValueError(f"log_prob is exact only for 'mixture', not {self.name!r}")
+        require("name", self.name, self.name == "mixture", "log_prob is exact only for 'mixture'")
         d2 = torch.cdist(x.double(), self.means).square()  # (n, k)
         comp = -d2 / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
         return torch.logsumexp(comp + self.weights.log(), dim=1)
@@ -89,8 +92,7 @@ def make_toy(name: str, n: int, seed: int = 0) -> Tensor:
 
 def load_idx_images(dataset: str, split: Literal["train", "test"] = "train") -> tuple[Tensor, Tensor]:
     """MNIST-format images (N, 1, 32, 32) in [-1, 1] (padded with -1) and labels (N,) int64."""
-    if dataset not in IDX:
-        raise ValueError(f"dataset={dataset!r} is not allowed here; choose one of {sorted(IDX)}")
+    check_choice("dataset", dataset, sorted(IDX))
     prefix = "train" if split == "train" else "t10k"
     with gzip.open(get_file(dataset, f"{prefix}-images-idx3-ubyte.gz"), "rb") as fh:
         raw = fh.read()
@@ -121,31 +123,48 @@ def synthetic_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tenso
     return img[:, None], labels
 
 
-class CDRLData(L.LightningDataModule):
-    """Batches of ``(x, y)``, or ``(x, y, index)`` with ``with_index`` (training batches also with
-    ``random_flip``, whose flips are keyed by index); y is the class label (0 for the toy sets). The training order is a permutation drawn from (seed, epoch) (core
-    ``EpochShuffle``), so a run resumed at an epoch boundary sees the same batches.
+class Examples(Dataset):
+    """Examples as the suite's batch dicts: item i is ``{"x": x[i], "y": y[i], "index": i}``."""
+
+    def __init__(self, x: Tensor, y: Tensor) -> None:
+        require("y", f"{len(y)} rows", len(y) == len(x), f"it must have as many rows as x ({len(x)})")
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {"x": self.x[i], "y": self.y[i], "index": torch.tensor(i)}
+
+
+class CDRLDataModule(L.LightningDataModule):
+    """Batches ``{"x", "y", "index"}``: y the class label (0 for the toy sets), index the
+    example's position in its split. The training order is a permutation drawn from
+    (seed, epoch) (core ``EpochShuffle``), so a run resumed at an epoch boundary sees the same
+    batches.
 
     Args:
         dataset: a 2-d toy density, ``mnist``/``fashion-mnist`` (core registry, padded to 32x32),
             ``synthetic`` (offline images) or ``cifar10`` (paper scale; see ``paper.yaml``).
         n_train: cap on training examples (None: all; toy: this many fresh samples, default 20000).
         n_val: validation examples (the reference set for MMD / FID).
-        random_flip: horizontal flips (official CIFAR-10 augmentation), each decided by
-            (seed, epoch, example index), so a resumed run flips exactly as an uninterrupted one.
-        with_index: also yield each example's index (for ``CDRL(init_noise="example")``).
+        random_flip: horizontal flips of training images (official CIFAR-10 augmentation), each
+            decided by (seed, epoch, example index), so a resumed run flips exactly as an
+            uninterrupted one.
     """
 
-    def __init__(self, dataset: Dataset = "mixture", batch_size: int = 128, n_train: int | None = None,
-                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False,
-                 with_index: bool = False) -> None:
+    def __init__(self, dataset: DatasetName = "mixture", batch_size: int = 128, n_train: int | None = None,
+                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False) -> None:
         super().__init__()
-        if dataset not in Dataset.__args__:
-            raise ValueError(f"dataset={dataset!r} is not allowed; choose one of {Dataset.__args__}")
-        if batch_size < 1 or n_val < 2:
-            raise ValueError(f"batch_size={batch_size} must be >= 1 and n_val={n_val} >= 2")
+        check_choice("dataset", dataset, DatasetName.__args__)
+        check_int("batch_size", batch_size, low=1)
+        check_int("n_train", n_train, low=1, allow_none=True)
+        check_int("n_val", n_val, low=2)
+        check_int("num_workers", num_workers, low=0)
+        check_int("seed", seed)
+        check_choice("random_flip", random_flip, (True, False))
         self.save_hyperparameters()
-        self.train_set: TensorDataset | None = None
+        self.train_set: Examples | None = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -181,14 +200,8 @@ class CDRLData(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            self.train_set = self._dataset("train")
-            self.val_set = self._dataset("val")
-
-    def _dataset(self, split: str) -> TensorDataset:
-        x, y = self._load(split)
-        h = self.hparams
-        keep = h.with_index or (split == "train" and h.random_flip)
-        return TensorDataset(x, y, torch.arange(len(x))) if keep else TensorDataset(x, y)
+            self.train_set = Examples(*self._load("train"))
+            self.val_set = Examples(*self._load("val"))
 
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
@@ -205,18 +218,18 @@ class CDRLData(L.LightningDataModule):
 
 
 class _EpochFlip:
-    """Collate (x, y[, index]) rows, flipping image i horizontally where bit 0 of the seed keyed
-    by (seed, epoch, dataset index of i) is set: independent of the global RNG and of the batch
-    split. Reads the epoch from the ``EpochShuffle`` it was built with (set by Lightning)."""
-
-    _STREAM = 0xF11B
+    """Collate batch dicts, flipping image i horizontally where bit 0 of the seed keyed by
+    (seed, stream ``FLIP_STREAM`` + epoch, dataset index of i) is set: independent of the global
+    RNG and of the batch split. Reads the epoch from the ``EpochShuffle`` it was built with (set
+    by Lightning)."""
 
     def __init__(self, sampler: EpochShuffle, seed: int) -> None:
         self.sampler, self.seed = sampler, seed
 
-    def __call__(self, items: list) -> tuple[Tensor, ...]:
-        x, y, idx = (torch.stack(col) for col in zip(*items))
-        stream = self._STREAM + self.sampler.epoch
+    def __call__(self, items: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        batch = default_collate(items)
+        x, idx = batch["x"], batch["index"]
+        stream = FLIP_STREAM + self.sampler.epoch
         flip = torch.tensor([example_seed(self.seed, stream, i) & 1 for i in idx.tolist()], dtype=torch.bool)
         x[flip] = x[flip].flip(-1)
-        return x, y, idx
+        return batch

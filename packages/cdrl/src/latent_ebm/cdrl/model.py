@@ -19,26 +19,30 @@ random level t in 1..n:
    linear warm-up (``LambdaLR``), grad-norm clip 1 (``clip_grad_norm``), EMA of both nets
    (``torch_ema`` 0.9999); spectral norm in the EBM (``models/ebm.py``, ``use_sn``).
 
-Built on the core's ``CooperativeModule``: its per-rank sampler RNG (checkpointed; it drives
-every random draw of training, see ``init_noise``) and its ``cooperative_update`` (ONE backward
-of the summed losses over the two disjoint networks, so DDP reduces every gradient before either
-optimiser steps). The per-level structure (a random level per example, the tether to x_t, the
-per-level weights and step sizes, the initializer's reverse-diffusion noise, DRL without an
-initializer, warm-up and EMA) overrides its ``training_step`` and ``configure_optimizers``.
+Built on the core's ``CooperativeModule``, which owns the training step (one backward of the
+summed losses over the two disjoint networks, so DDP reduces every gradient before either
+optimiser steps; per-optimiser clip, step and warm-up) and the per-rank sampler RNG
+(checkpointed; it drives every random draw of training, see ``init_noise``). This class fills
+its hooks: ``condition`` (steps 1 and 3's draws), ``data`` (the positive sample),
+``propose`` / ``revise`` (step 3), ``energy_loss`` (step 2), ``initializer_loss`` (step 4);
+the EMA follows each step in ``on_train_batch_end``.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Literal, NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from latent_ebm.core.lightning import CooperativeModule
-from latent_ebm.core.lightning._base import CKPT_KEY
+from latent_ebm.core.checks import as_shape, check_choice, check_int, check_real, require
+from latent_ebm.core.lightning import CooperativeModule, Diagnostics, OptimConfig
+from latent_ebm.core.nn import batch_view
+from latent_ebm.core.rng import register_stream
 from latent_ebm.core.samplers import LangevinSchedule
 
 from .metrics import sample_quality
@@ -46,15 +50,36 @@ from .nets import EnergyNet, Initializer
 from .sampler import revise, sample_levels
 from .schedule import LevelCoefficients, NoiseSchedule
 
-__all__ = ["CDRL"]
+__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws"]
+
+# Philox streams of the per-example training draws (``SeededModule.standard_normal``); the ids
+# predate the core's registry and are kept so that runs replay.
+LEVEL_STREAM = register_stream("cdrl.level", 0xC0)  # level t and label dropout
+DATA_STREAM = register_stream("cdrl.data_noise", 0xC1)  # eps of x_t (and x_{t-1})
+INIT_STREAM = register_stream("cdrl.initializer_noise", 0xC2)  # eps' of the proposal
+POSTERIOR_STREAM = register_stream("cdrl.posterior_noise", 0xC3)  # x_{t-1} ~ q(. | x_t, x)
+
+# The official settings (AlvinZhuyx/CDRL ``main_uncond.py``): K = 15 Langevin steps per level
+# (DRL: 30), step 1 in y = x~ / s_t (the per-level step s_t comes from the schedule, see
+# ``sampler``); EBM: Adam lr 1e-4, betas (0.9, 0.999) (``pi_optimizer``); initializer: AdamW
+# lr 1e-5, weight decay 0 (``p_optimizer``); both warm up over 10k iterations and clip the
+# gradient norm at 1 (``clip_grad_norm``).
+REVISION = LangevinSchedule(n_steps=15, step_size=1.0)
+ENERGY_OPTIM = OptimConfig(lr=1e-4, algorithm="adam", betas=(0.9, 0.999), warmup_steps=10000, grad_clip=1.0)
+INITIALIZER_OPTIM = OptimConfig(lr=1e-5, algorithm="adamw", betas=(0.9, 0.999), weight_decay=0.0,
+                                warmup_steps=10000, grad_clip=1.0)
 
 
-# Philox streams of the per-example draws (``SeededModule.standard_normal``)
-_LEVEL_STREAM, _DATA_STREAM, _INIT_STREAM, _POSTERIOR_STREAM = 0xC0, 0xC1, 0xC2, 0xC3
+class Draws(NamedTuple):
+    """Everything random one training step needs, drawn once by :meth:`CDRLModule.condition`
+    (and the condition of the conditional energy): per example (B rows)."""
 
-
-def _bview(v: Tensor, like: Tensor) -> Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+    t: Tensor  # levels in 1..n, (B,) int64
+    y: Tensor | None  # labels after dropout (null label = num_classes); None: unconditional
+    coef: LevelCoefficients  # the levels' coefficients, on the module's device
+    x_t: Tensor  # the noisier sample, (B, ...)
+    x_prev: Tensor  # x_{t-1}, (B, ...)
+    init_eps: Tensor | None  # eps' of the initializer's proposal (None: DRL)
 
 
 def _uniform(z: Tensor) -> Tensor:
@@ -62,36 +87,44 @@ def _uniform(z: Tensor) -> Tensor:
     return 0.5 * (1.0 + torch.erf(z.double() / math.sqrt(2.0)))
 
 
-class CDRL(CooperativeModule):
+class CDRLModule(CooperativeModule):
     """Cooperative diffusion recovery likelihood EBM (or DRL with ``use_initializer=False``).
 
     Args:
         data_shape: (C, H, W) images or (D,) vectors.
         n_levels, logsnr_min, logsnr_max, step_coeff: the schedule (official 6, -5.1, 9.8, 2e-4).
-        n_steps: K Langevin steps per level in training (CDRL 15, DRL 30); ``sample_steps``: K
-            at sampling time (default ``n_steps``).
+        sample_steps: K Langevin steps per level at sampling time (None: ``revision.n_steps``).
         use_initializer: CDRL (True) or DRL (False).
         variance_reduction: shared noise for x_t and x_{t-1} (official ``variance_reduction``).
         num_classes: > 0 trains a class-conditional EBM and initializer with label dropout
             ``p_uncond`` (classifier-free guidance, null label = num_classes).
         ebm_*, init_*: network sizes; spectral_norm on the EBM (official: on).
-        ebm_lr, init_lr, warmup_steps, grad_clip, ema_decay: optimisation (official 1e-4, 1e-5,
-            10k, 1.0, 0.9999).
+        ema_decay: EMA of both networks after every step (official 0.9999).
         eval_samples: samples drawn (EMA nets) at each validation for the quality figure;
             fid_dataset: train/load the offline FID classifier of that dataset (images only),
             logged as ``fid_<dataset>-cnn``; fid_inception: Inception-v3 FID instead
             (torchmetrics/torch-fidelity weights, ``pip install latent-ebm-cdrl[fid]``), logged as
             ``fid_inception``. The two are exclusive: their numbers are never comparable.
-        noise_scale: multiplies the Langevin noise (1 = the paper; 0 = noiseless, for exact
-            split/DDP checks, as in the core's DDP tests).
+
+    Args (the core's groups):
+        revision: the training chain at each level, in y = x~ / s_t: ``n_steps`` is K (official
+            15; DRL 30; >= 1), ``step_size`` multiplies the per-level step s_t (1 = the paper),
+            ``noise_scale`` the noise (1 = the paper; 0 = noiseless, for exact split/DDP
+            checks). Sampling uses the same settings with ``sample_steps`` steps.
+        energy_optim, initializer_optim: the EBM's and the initializer's optimisers (official:
+            :data:`ENERGY_OPTIM`, :data:`INITIALIZER_OPTIM`; the initializer's is unused by DRL).
+            Warm-up: the official code's factor is min(1, step / warmup) for the EBM (lr 0 at
+            the first step) and min(1, (step + 500) / warmup) for the initializer; the suite's
+            one schedule (core ``OptimConfig``) is (step + 1) / (warmup_steps + 1) for both.
         init_noise: ``"rank"`` draws every training noise (levels, data noise, initializer noise,
             label dropout) from the per-rank generator; ``"example"`` keys them by example index
-            and iteration, so they do not depend on batch split or world size (batches must then
-            be ``(x, y, index)`` or ``{"x", "index"[, "y"]}``; ``CDRLData(with_index=True)``).
-            The Langevin noise always comes from the per-rank generator (one Philox stream per
-            chain batch); use ``noise_scale=0`` where runs must not depend on the split.
+            and iteration, so they do not depend on batch split or world size (batches must
+            carry ``"index"``, as ``CDRLDataModule``'s do). The Langevin noise always comes from
+            the per-rank generator (one Philox stream per chain batch); use
+            ``revision.noise_scale=0`` where runs must not depend on the split.
         seed: base seed of the sampler RNG (None: the global seed).
 
+    Batches are dicts ``{"x": (B, *data_shape), "y": (B,) labels, "index": (B,)}``.
     Note: Lightning's ``global_step`` counts optimiser steps, two per CDRL iteration.
     """
 
@@ -103,7 +136,6 @@ class CDRL(CooperativeModule):
         logsnr_min: float = -5.1,
         logsnr_max: float = 9.8,
         step_coeff: float = 2e-4,
-        n_steps: int = 15,
         sample_steps: int | None = None,
         use_initializer: bool = True,
         variance_reduction: bool = True,
@@ -115,59 +147,45 @@ class CDRL(CooperativeModule):
         spectral_norm: bool = True,
         init_width: int = 16,
         init_mult: tuple[int, ...] = (1, 2, 2),
-        ebm_lr: float = 1e-4,
-        init_lr: float = 1e-5,
-        warmup_steps: int = 10000,
-        grad_clip: float = 1.0,
         ema_decay: float = 0.9999,
         eval_samples: int = 256,
         fid_dataset: Literal["mnist", "fashion-mnist"] | None = None,
         fid_inception: bool = False,
-        noise_scale: float = 1.0,
+        revision: LangevinSchedule = REVISION,
+        energy_optim: OptimConfig = ENERGY_OPTIM,
+        initializer_optim: OptimConfig = INITIALIZER_OPTIM,
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
     ) -> None:
-        data_shape = tuple(int(d) for d in data_shape)
-        if len(data_shape) not in (1, 3) or min(data_shape) < 1:
-            raise ValueError(f"data_shape={data_shape} is not allowed; use (C, H, W) or (D,)")
-        for name, k in (("n_steps", n_steps), ("sample_steps", sample_steps)):
-            if k is not None and (not isinstance(k, int) or k < 1):
-                raise ValueError(f"{name}={k!r} is not allowed; K must be an int >= 1")
-        if num_classes < 0 or not 0 <= p_uncond < 1:
-            raise ValueError(f"num_classes={num_classes} must be >= 0 and p_uncond={p_uncond} in [0, 1)")
-        if not 0 <= ema_decay < 1 or warmup_steps < 0 or grad_clip <= 0:
-            raise ValueError(f"need 0 <= ema_decay < 1, warmup_steps >= 0, grad_clip > 0; got "
-                             f"{ema_decay}, {warmup_steps}, {grad_clip}")
-        if not (isinstance(noise_scale, int | float) and math.isfinite(noise_scale) and noise_scale >= 0):
-            raise ValueError(f"noise_scale={noise_scale!r} is not allowed; it must be a finite number >= 0")
-        if init_noise not in ("rank", "example"):
-            raise ValueError(f"init_noise={init_noise!r} is not allowed; use 'rank' or 'example'")
-        if fid_inception and (fid_dataset is not None or len(data_shape) != 3):
-            raise ValueError(
-                f"fid_inception=True needs image data (got data_shape={data_shape}) and fid_dataset=None "
-                f"(got {fid_dataset!r}): Inception and classifier FIDs are never computed together"
-            )
-        # TODO(core): CooperativeModule's revision is one LangevinSchedule with a scalar step size;
-        # CDRL's step size varies per example (level), handled by sampler.revise (step 1 in y = x~/s_t).
-        super().__init__(revision=LangevinSchedule(n_steps=n_steps, step_size=1.0), energy_lr=ebm_lr,
-                         initializer_lr=init_lr, betas=(0.9, 0.999), grad_clip=grad_clip, seed=seed)
-        # The base records its own arguments (save_base_hyperparameters); here they are derived
-        # from ours, so keep them out of checkpoints and the CLI.
-        for key in ("revision", "energy_lr", "initializer_lr", "betas", "initializer_sigma"):
-            self.hparams.pop(key, None)
-            getattr(self, "_hparams_initial", {}).pop(key, None)
-        self._iterations = 0  # training iterations: the offset of example-keyed draws; checkpointed
+        super().__init__(revision=revision, energy_optim=energy_optim, initializer_optim=initializer_optim,
+                         init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
+        data_shape = as_shape(data_shape, "data_shape")
+        require("data_shape", data_shape, len(data_shape) in (1, 3), "use (C, H, W) images or (D,) vectors")
+        check_int("revision.n_steps", self.revision_schedule.n_steps, low=1)
+        check_int("sample_steps", sample_steps, low=1, allow_none=True)
+        for name, flag in (("use_initializer", use_initializer), ("variance_reduction", variance_reduction),
+                           ("spectral_norm", spectral_norm), ("fid_inception", fid_inception)):
+            check_choice(name, flag, (True, False))
+        check_int("num_classes", num_classes, low=0)
+        check_real("p_uncond", p_uncond, low=0.0, high=1.0, high_open=True)
+        for name, value in (("ebm_width", ebm_width), ("ebm_blocks", ebm_blocks), ("init_width", init_width)):
+            check_int(name, value, low=1)
+        ebm_mult, init_mult = as_shape(ebm_mult, "ebm_mult"), as_shape(init_mult, "init_mult")
+        check_real("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
+        check_int("eval_samples", eval_samples, low=0)
+        check_choice("fid_dataset", fid_dataset, (None, "mnist", "fashion-mnist"))
+        if fid_inception:
+            require("fid_inception", fid_inception, fid_dataset is None and len(data_shape) == 3,
+                    f"it needs image data (got data_shape={data_shape}) and fid_dataset=None (got "
+                    f"{fid_dataset!r}): Inception and classifier FIDs are never computed together")
         self.data_shape = data_shape
         self.schedule = NoiseSchedule(n_levels, logsnr_min, logsnr_max, step_coeff)
-        self.ebm = EnergyNet(data_shape, ebm_width, tuple(ebm_mult), ebm_blocks, spectral_norm, num_classes)
-        self.initializer = (
-            Initializer(data_shape, init_width, tuple(init_mult), num_classes) if use_initializer else None
-        )
+        self.ebm = EnergyNet(data_shape, ebm_width, ebm_mult, ebm_blocks, spectral_norm, num_classes)
+        self.initializer = Initializer(data_shape, init_width, init_mult, num_classes) if use_initializer else None
         # EMA copies live in the state dict, so checkpoints carry them (official: torch_ema, 0.9999).
         self.ebm_ema = copy.deepcopy(self.ebm).requires_grad_(False)
-        self.initializer_ema = (
-            copy.deepcopy(self.initializer).requires_grad_(False) if use_initializer else None
-        )
+        self.initializer_ema = copy.deepcopy(self.initializer).requires_grad_(False) if use_initializer else None
         self._val_real: list[Tensor] = []
 
     # ----------------------------------------------------------------- helpers
@@ -175,33 +193,74 @@ class CDRL(CooperativeModule):
     def null_label(self) -> int | None:
         return self.hparams.num_classes if self.hparams.num_classes > 0 else None
 
-    def _coef(self, t: Tensor) -> LevelCoefficients:
+    def coefficients(self, t: Tensor) -> LevelCoefficients:
+        """``NoiseSchedule.coefficients(t)`` on the module's device."""
         c = self.schedule.coefficients(t)
         return LevelCoefficients(*(v.to(self.device) for v in c.__dict__.values()))
 
-    def _check_x(self, x: Tensor, name: str = "x") -> None:
-        if not isinstance(x, Tensor) or tuple(x.shape[1:]) != self.data_shape or x.dim() < 2:
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{name} has shape {got}; this model expects (B, {', '.join(map(str, self.data_shape))})")
+    def _check_x(self, x: Any, name: str = "x") -> None:
+        ok = isinstance(x, Tensor) and x.dim() >= 2 and tuple(x.shape[1:]) == self.data_shape
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        require(f"{name}.shape", got, ok, f"this model expects (B, {', '.join(map(str, self.data_shape))})")
 
     def _check_labels(self, labels: Tensor | None, guidance: float, n: int) -> Tensor | None:
         if self.null_label is None:
-            if labels is not None or guidance != 1.0:
-                raise ValueError(
-                    f"guidance={guidance} / labels={'given' if labels is not None else None} need a "
-                    "class-conditional model (num_classes > 0); this model is unconditional"
-                )
+            unconditional = "it needs a class-conditional model (num_classes > 0); this model is unconditional"
+            require("labels", "given", labels is None, unconditional)
+            require("guidance", guidance, guidance == 1.0, unconditional)
             return None
         if labels is None:
             return None
         labels = torch.as_tensor(labels, device=self.device).long()
-        if labels.shape[0] != n or labels.dim() > 2:
-            raise ValueError(f"labels shape {tuple(labels.shape)} must be ({n},) or ({n}, J)")
-        if labels.min() < 0 or labels.max() >= self.hparams.num_classes:
-            raise ValueError(f"labels must lie in 0..{self.hparams.num_classes - 1}")
+        require("labels", f"shape {tuple(labels.shape)}", labels.dim() in (1, 2) and labels.shape[0] == n,
+                f"it must have shape ({n},) or ({n}, J)")
+        lo, hi = int(labels.min()), int(labels.max())
+        require("labels", f"range {lo}..{hi}", lo >= 0 and hi < self.hparams.num_classes,
+                f"labels must lie in 0..{self.hparams.num_classes - 1}")
         return labels
 
+    def split_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """(x, example indices or None) from a batch dict ``{"x", "y", "index"}``; x is checked
+        against ``data_shape``."""
+        require("batch", type(batch).__name__, isinstance(batch, Mapping) and "x" in batch,
+                "give a dict {'x': ..., 'y': ..., 'index': ...} (CDRLDataModule's batches)")
+        self._check_x(batch["x"])
+        return batch["x"], batch.get("index")
+
+    def _labels(self, batch: Mapping) -> Tensor | None:
+        """The batch's labels for a class-conditional model; None for an unconditional one."""
+        return batch.get("y") if self.null_label is not None else None
+
+    def _normal(self, shape: tuple[int, ...], n: int, idx: Tensor | None, stream: int) -> Tensor:
+        """N(0, I) draws (n, *shape): from the per-rank generator (``init_noise="rank"``) or, with
+        ``"example"``, from the Philox stream of (seed, stream, index) at this iteration (the
+        core raises if the batch has no indices)."""
+        return self.standard_normal(shape, n, idx=idx, stream=stream, mode=self.init_noise)
+
+    def noisy_pair(self, x: Tensor, coef: LevelCoefficients, idx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(x_t, x_{t-1}) for data x: x_t = sqrt(alpha_t) x + sqrt(1 - alpha_t) eps (official
+        ``diffusion_forward``). Variance reduction (official ``variance_reduction`` branch; the
+        paper's section/equation unverified): x_{t-1} from the SAME eps; else x_{t-1} ~
+        q(x_{t-1} | x_t, x) (official ``denoise_true``). Noise from ``_normal`` (module RNG)."""
+        b, shape = x.shape[0], tuple(x.shape[1:])
+        eps = self._normal(shape, b, idx, DATA_STREAM).to(x.dtype)
+        a_t, a_s = batch_view(coef.alpha_t, x), batch_view(coef.alpha_s, x)
+        x_t = a_t.sqrt() * x + (1 - a_t).sqrt() * eps
+        if self.hparams.variance_reduction:
+            return x_t, a_s.sqrt() * x + (1 - a_s).sqrt() * eps
+        # q(x_{t-1} | x_t, x): DDPM posterior with variance beta_tilde (Ho et al. 2020, eqs. 6-7)
+        beta, m2 = batch_view(coef.beta, x), a_t / a_s
+        mean = a_s.sqrt() * beta / (1 - a_t) * x + m2.sqrt() * (1 - a_s) / (1 - a_t) * x_t
+        eps2 = self._normal(shape, b, idx, POSTERIOR_STREAM).to(x.dtype)
+        return x_t, mean + batch_view(coef.beta_tilde.sqrt(), x) * eps2
+
     # ----------------------------------------------------------------- sampling
+    def sample_proposals(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """x_n ~ N(0, I), (n, *data_shape): where the level-by-level sampler starts (the
+        initializer then proposes at every level from the previous level's sample). Drawn from
+        ``generator`` (None: the global RNG, never the training generator)."""
+        return torch.randn((n, *self.data_shape), generator=generator, device=self.device)
+
     def sample(
         self,
         n: int,
@@ -216,163 +275,123 @@ class CDRL(CooperativeModule):
         use_ema: bool = True,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Draw ``n`` samples (n, *data_shape) from noise through all levels (``sample_levels``).
+        """Draw ``n`` samples (n, *data_shape) from noise through all levels (``sample_levels``):
+        the core's ``sample(n, generator=)`` with CDRL's own keywords.
 
-        ``n_steps``: K per level (default ``sample_steps`` or ``n_steps``); ``labels`` (n,) or
-        (n, J) with ``guidance`` w (0 = unconditional, 1 = conditional; J > 1 composes the
-        conditions); ``known``/``mask`` inpaint; ``use_langevin=False``: initializer alone.
+        ``n_steps``: K per level (default ``sample_steps``, else ``revision.n_steps``); the chain
+        otherwise follows ``revision``. ``labels`` (n,) or (n, J) with ``guidance`` w
+        (0 = unconditional, 1 = conditional; J > 1 composes the conditions); ``known``/``mask``
+        inpaint; ``use_langevin=False``: initializer alone; ``use_ema``: the EMA networks.
         """
-        k = n_steps if n_steps is not None else (self.hparams.sample_steps or self.hparams.n_steps)
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"n_steps={k!r} is not allowed; K must be an int >= 1")
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n={n!r} is not allowed; it must be an int >= 1")
+        check_int("n", n, low=1)
+        k = n_steps if n_steps is not None else (self.hparams.sample_steps or self.revision_schedule.n_steps)
+        check_int("n_steps", k, low=1)
+        check_real("guidance", guidance)
         labels = self._check_labels(labels, float(guidance), n)
-        if (known is None) != (mask is None):
-            raise ValueError("known and mask must be given together for inpainting")
+        require("mask", "given" if mask is not None else None, (known is None) == (mask is None),
+                "known and mask must be given together for inpainting")
         if known is not None:
             self._check_x(known, "known")
             self._check_x(mask, "mask")
-            if known.shape[0] != n:
-                raise ValueError(f"known has {known.shape[0]} rows; expected n={n}")
+            require("known", f"{known.shape[0]} rows", known.shape[0] == n, f"it must have n={n} rows")
             known, mask = known.to(self.device), mask.to(self.device, known.dtype)
         ebm = self.ebm_ema if use_ema else self.ebm
         init = self.initializer_ema if use_ema else self.initializer
-        was = [m.training for m in (ebm, init) if m is not None]
-        for m in (ebm, init):
-            if m is not None:
-                m.eval()
-        x_n = torch.randn((n, *self.data_shape), generator=generator, device=self.device)
+        nets = [m for m in (ebm, init) if m is not None]
+        was = [m.training for m in nets]
+        for m in nets:
+            m.eval()
+        x_n = self.sample_proposals(n, generator=generator)
         try:
-            return sample_levels(self.schedule, ebm, init, x_n, k, labels=labels, guidance=float(guidance),
-                                 null_label=self.null_label, known=known, mask=mask,
-                                 use_langevin=use_langevin, denoise=denoise, generator=generator,
-                                 noise_scale=self.hparams.noise_scale)
+            return sample_levels(self.schedule, ebm, init, x_n, replace(self.revision_schedule, n_steps=k),
+                                 labels=labels, guidance=float(guidance), null_label=self.null_label,
+                                 known=known, mask=mask, use_langevin=use_langevin, denoise=denoise,
+                                 generator=generator)
         finally:
-            for m, w in zip([m for m in (ebm, init) if m is not None], was):
+            for m, w in zip(nets, was):
                 m.train(w)
 
     # ----------------------------------------------------------------- CooperativeModule hooks
-    def data(self, batch) -> Tensor:
-        return self._batch(batch)[0]
-
-    def energy_parameters(self):
+    def energy_parameters(self) -> Iterable[nn.Parameter]:
         return self.ebm.parameters()
 
-    def initializer_parameters(self):
+    def initializer_parameters(self) -> Iterable[nn.Parameter]:
         return [] if self.initializer is None else self.initializer.parameters()
 
-    def energy(self, x: Tensor, cond: tuple[Tensor, Tensor, Tensor | None]) -> Tensor:
-        """Conditional energy -log p(x~ | x_t) + const at levels t: cond = (t (B,), x_t, y or None).
+    def energy(self, x: Tensor, cond: Draws) -> Tensor:
+        """Conditional energy -log p(x~ | x_t) + const at the levels of ``cond`` (B,):
+        E = -g(x~) / s_t^2 + ||x~ - x_t||^2 / (2 sigma_t^2), no tether at the final level
+        (Gao et al. 2021, sec. 3; the step-size parameterisation of ``sampler``)."""
+        coef = cond.coef
+        quad = (x - cond.x_t).square().flatten(1).sum(1) * (1 - coef.final) / (2 * coef.beta)
+        return -self.ebm(x, coef.logsnr_s, cond.y) / coef.step_sq + quad
 
-        E = -g(x~) / s_t^2 + ||x~ - x_t||^2 / (2 sigma_t^2) (no tether at the final level).
-        """
-        t, x_t, y = cond
-        coef = self._coef(t)
-        quad = (x - x_t).square().flatten(1).sum(1) * (1 - coef.final) / (2 * coef.beta)
-        return -self.ebm(x, coef.logsnr_s, y) / coef.step_sq + quad
-
-    # ----------------------------------------------------------------- training
-    def configure_optimizers(self):
-        h = self.hparams
-
-        # Linear warm-up (official LambdaLR, warmup_steps = 10k). Deviation: the official EBM
-        # factor is min(1, step / warmup) (lr 0 at the first step), the initializer's
-        # min(1, (step + 500) / warmup); here both use (step + 1) / warmup.
-        def warm(step: int) -> float:
-            return min(1.0, (step + 1) / h.warmup_steps) if h.warmup_steps > 0 else 1.0
-
-        opt_e = torch.optim.Adam(self.ebm.parameters(), lr=h.ebm_lr, betas=(0.9, 0.999))
-        sch = [torch.optim.lr_scheduler.LambdaLR(opt_e, warm)]
-        opts = [opt_e]
+    def condition(self, batch: Mapping) -> Draws:
+        """Every random draw of one step, in a fixed order (streams in ``init_noise="example"``
+        mode): levels t ~ U{1..n} and label dropout (LEVEL), the data noise of x_t and x_{t-1}
+        (DATA, and POSTERIOR without variance reduction), the initializer's eps' (INIT, CDRL)."""
+        x, idx = self.split_batch(batch)
+        y = self._labels(batch)
+        b, shape, n = x.shape[0], tuple(x.shape[1:]), self.schedule.n_levels
+        u = _uniform(self._normal((2,), b, idx, LEVEL_STREAM))  # (B, 2): level, label dropout
+        t = (u[:, 0] * n).long().clamp_(max=n - 1).to(x.device) + 1
+        p_uncond = self.hparams.p_uncond
+        if y is not None and p_uncond > 0:
+            y = torch.where(u[:, 1].to(x.device) < p_uncond, self.null_label, y)
+        coef = self.coefficients(t)
+        x_t, x_prev = self.noisy_pair(x, coef, idx)
+        init_eps = None
         if self.initializer is not None:
-            opt_i = torch.optim.AdamW(self.initializer.parameters(), lr=h.init_lr, weight_decay=0.0)
-            opts.append(opt_i)
-            sch.append(torch.optim.lr_scheduler.LambdaLR(opt_i, warm))
-        return opts, sch
+            init_eps = self._normal(shape, b, idx, INIT_STREAM).to(x.dtype)
+        return Draws(t, y, coef, x_t, x_prev, init_eps)
 
-    def _batch(self, batch) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """(x, labels or None, example indices or None) from x, (x,), (x, y), (x, y, index) or a
-        mapping with "x" and optional "y", "index". Labels are dropped for an unconditional model."""
-        if isinstance(batch, Mapping):
-            x, y, idx = batch["x"], batch.get("y"), batch.get("index")
-        elif isinstance(batch, (list, tuple)) and 1 <= len(batch) <= 3:
-            x, y, idx = (*batch, None, None)[:3]
-        else:
-            x, y, idx = batch, None, None
-        self._check_x(x)
-        return x, (y if self.null_label is not None else None), idx
+    def data(self, batch: Mapping, cond: Draws) -> Tensor:
+        """The positive sample x~ = m_t x_{t-1} (the EBM of level t scores scaled samples)."""
+        return batch_view(cond.coef.scale, cond.x_prev) * cond.x_prev
 
-    def _normal(self, shape: tuple[int, ...], n: int, idx: Tensor | None, stream: int) -> Tensor:
-        """N(0, I) draws (n, *shape): from the per-rank generator (``init_noise="rank"``) or, with
-        ``"example"``, from the Philox stream of (seed, stream, index) at this iteration."""
-        if self.hparams.init_noise == "rank":
-            return self.standard_normal(shape, n, stream=stream, mode="rank")
-        if idx is None:
-            raise ValueError(
-                "init_noise='example' needs example indices: give batches as (x, y, index) or "
-                "{'x': ..., 'index': ...} (CDRLData(with_index=True)), or use init_noise='rank'"
-            )
-        return self.standard_normal(shape, n, idx=idx, stream=stream, offset=self._iterations, mode="example")
+    def propose(self, batch: Mapping, cond: Draws) -> Tensor:
+        """x~_0 = U(x_t) + sqrt(beta_tilde_t m_t^2) eps' (CDRL; official ``p_with_noise``,
+        small reverse variance), or x_t (DRL)."""
+        if self.initializer is None:
+            return cond.x_t
+        coef = cond.coef
+        noise = batch_view((coef.beta_tilde * coef.scale**2).sqrt(), cond.x_t) * cond.init_eps
+        return self.initializer(cond.x_t, coef.logsnr_t, cond.y) + noise
 
-    def noisy_pair(self, x: Tensor, coef: LevelCoefficients, idx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(x_t, x_{t-1}) for data x: x_t = sqrt(alpha_t) x + sqrt(1 - alpha_t) eps (official
-        ``diffusion_forward``). Variance reduction (official ``variance_reduction`` branch; the
-        paper's section/equation unverified): x_{t-1} from the SAME eps; else x_{t-1} ~
-        q(x_{t-1} | x_t, x) (official ``denoise_true``). Noise from ``_normal`` (module RNG)."""
-        b, shape = x.shape[0], tuple(x.shape[1:])
-        eps = self._normal(shape, b, idx, _DATA_STREAM).to(x.dtype)
-        a_t, a_s = _bview(coef.alpha_t, x), _bview(coef.alpha_s, x)
-        x_t = a_t.sqrt() * x + (1 - a_t).sqrt() * eps
-        if self.hparams.variance_reduction:
-            return x_t, a_s.sqrt() * x + (1 - a_s).sqrt() * eps
-        # q(x_{t-1} | x_t, x): DDPM posterior with variance beta_tilde (Ho et al. 2020, eqs. 6-7)
-        beta, m2 = _bview(coef.beta, x), a_t / a_s
-        mean = a_s.sqrt() * beta / (1 - a_t) * x + m2.sqrt() * (1 - a_s) / (1 - a_t) * x_t
-        eps2 = self._normal(shape, b, idx, _POSTERIOR_STREAM).to(x.dtype)
-        return x_t, mean + _bview(coef.beta_tilde.sqrt(), x) * eps2
+    def revise(self, x_init: Tensor, cond: Draws, *, diagnostics: Diagnostics | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        """x~_K: ``revision.n_steps`` Langevin steps on p(x~ | x_t) from x~_0 (``sampler.revise``),
+        with the EBM in eval mode (official: ``pi.eval()`` during the chain, so spectral norm
+        takes no power-iteration step); noise from ``generator`` (default the module's)."""
+        coef, y = cond.coef, cond.y
+        was = self.ebm.training
+        self.ebm.eval()
+        try:
+            return revise(lambda v: self.ebm(v, coef.logsnr_s, y), x_init.detach(), cond.x_t, coef,
+                          self.schedule.step_coeff, self.revision_schedule, callback=diagnostics,
+                          generator=self.rng if generator is None else generator)
+        finally:
+            self.ebm.train(was)
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        x, y, idx = self._batch(batch)
-        h = self.hparams
-        b = x.shape[0]
-        u = _uniform(self._normal((2,), b, idx, _LEVEL_STREAM))  # (B, 2): level, label dropout
-        t = (u[:, 0] * h.n_levels).long().clamp_(max=h.n_levels - 1).to(x.device) + 1
-        if y is not None and h.p_uncond > 0:
-            y = torch.where(u[:, 1].to(x.device) < h.p_uncond, self.null_label, y)
-        coef = self._coef(t)
-        x_t, x_s = self.noisy_pair(x, coef, idx)
-        m = _bview(coef.scale, x)
-        pos = m * x_s  # x~ of the data: (B, ...)
-        if self.initializer is not None:
-            eps = self._normal(tuple(x.shape[1:]), b, idx, _INIT_STREAM).to(x.dtype)
-            noise = _bview((coef.beta_tilde * coef.scale**2).sqrt(), x) * eps
-            prop = self.initializer(x_t, coef.logsnr_t, y) + noise
-        else:
-            prop = x_t
-        self.ebm.eval()  # official: pi.eval() during the chain (no spectral-norm power step)
-        neg = revise(lambda v: self.ebm(v, coef.logsnr_s, y), prop.detach(), x_t, coef,
-                     self.schedule.step_coeff, h.n_steps, noise_scale=h.noise_scale, generator=self.rng)
-        self.ebm.train()
-        w = coef.weight
-        e_pos, e_neg = self.ebm(pos, coef.logsnr_s, y), self.ebm(neg, coef.logsnr_s, y)
-        loss_e = (w * e_neg).mean() - (w * e_pos).mean()
-        loss_i = None
-        if self.initializer is not None:
-            loss_i = (neg.detach() - prop).square().flatten(1).sum(1).mean()
-        # one backward of the sum over disjoint networks, so DDP syncs before either step
-        self.cooperative_update(loss_e, loss_i)
-        self._iterations += 1
-        self._ema_update()
-        logs = {"train/loss_ebm": loss_e.detach(), "train/g_pos": e_pos.mean().detach(),
-                "train/g_neg": e_neg.mean().detach()}
-        if loss_i is not None:
-            logs["train/loss_init"] = loss_i.detach()
-        self.log_dict(logs, prog_bar=True, on_step=True, on_epoch=False, batch_size=b)
-        return loss_e.detach()
+    def energy_loss(self, x_data: Tensor, x_revised: Tensor, cond: Draws) -> tuple[Tensor, dict[str, Tensor]]:
+        """E[w g(x~_K)] - E[w g(m_t x_{t-1})], w = sigma_1 / sigma_t (official ``pi_loss_weight``):
+        minus the recovery-likelihood gradient's objective (DRL, Gao et al. 2021, sec. 3)."""
+        w, ls, y = cond.coef.weight, cond.coef.logsnr_s, cond.y
+        e_pos, e_neg = self.ebm(x_data, ls, y), self.ebm(x_revised.detach(), ls, y)
+        loss = (w * e_neg).mean() - (w * e_pos).mean()
+        return loss, {"train/g_pos": e_pos.mean().detach(), "train/g_neg": e_neg.mean().detach()}
+
+    def initializer_loss(self, x_init: Tensor, x_revised: Tensor, cond: Draws) -> Tensor | None:
+        """E ||x~_K - x~_0||^2 (MCMC teaching; official ``p_loss``); None for DRL."""
+        if self.initializer is None:
+            return None
+        return (x_revised.detach() - x_init).square().flatten(1).sum(1).mean()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.update_ema()
 
     @torch.no_grad()
-    def _ema_update(self) -> None:
+    def update_ema(self) -> None:
         """q <- d q + (1 - d) p for both nets, buffers copied (official ``torch_ema``
         ``ExponentialMovingAverage(decay=0.9999)``, updated after each optimiser step)."""
         d = self.hparams.ema_decay
@@ -386,14 +405,13 @@ class CDRL(CooperativeModule):
                 q.copy_(p)
 
     # ----------------------------------------------------------------- evaluation
-    def validation_step(self, batch, batch_idx: int) -> None:
-        x = self._batch(batch)[0]
+    def eval_step(self, batch: Any, stage: str) -> None:
+        """Keep up to ``eval_samples`` real examples; the quality figure (MMD / FID of EMA
+        samples against them) is computed at the end of the epoch."""
+        x = self.split_batch(batch)[0]
         have = sum(len(r) for r in self._val_real)
         if have < self.hparams.eval_samples:
             self._val_real.append(x[: self.hparams.eval_samples - have].detach().cpu())
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self.validation_step(batch, batch_idx)
 
     def _quality(self, stage: str) -> None:
         if not self._val_real:
@@ -412,12 +430,3 @@ class CDRL(CooperativeModule):
 
     def on_test_epoch_end(self) -> None:
         self._quality("test")
-
-    # ----------------------------------------------------------------- checkpoints
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        super().on_save_checkpoint(checkpoint)  # the sampler RNG of every rank: all training noise
-        checkpoint[CKPT_KEY]["iterations"] = self._iterations
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self._iterations = int(checkpoint.get(CKPT_KEY, {}).get("iterations", 0))

@@ -11,6 +11,9 @@ log-density L(x~) = f(x~, t) - ||x~ - x_t||^2 / (2 sigma_t^2) (Gao et al. 2021, 
 i.e. the gradient coefficient is 1/2 at every level. The core's ``langevin`` takes one scalar
 step size, while a training batch mixes levels; the substitution y = x~ / s_t (per example)
 turns the update into core ULA with step size 1 on E(y) = -L(s_t y), exactly the same chain.
+The chain's settings are a core ``LangevinSchedule`` run through ``langevin_from_schedule`` on
+y: its ``step_size`` multiplies every s_t (1 is the paper's), ``noise_scale`` the noise, and
+``method`` / ``clip_grad`` act on y.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from latent_ebm.core.samplers import langevin
+from latent_ebm.core.checks import check_int, require
+from latent_ebm.core.nn import batch_view
+from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from .schedule import LevelCoefficients, NoiseSchedule
 
@@ -28,10 +33,6 @@ __all__ = ["guided", "revise", "sample_levels", "tweedie_denoise"]
 
 # net(x~ (B, ...), logsnr (B,), y (B,) | None) -> (B,)
 Net = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
-
-
-def _bview(v: Tensor, like: Tensor) -> Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
 def guided(net: Net, x: Tensor, logsnr: Tensor, labels: Tensor | None, guidance: float,
@@ -47,8 +48,8 @@ def guided(net: Net, x: Tensor, logsnr: Tensor, labels: Tensor | None, guidance:
     """
     if labels is None:
         return net(x, logsnr, None)
-    if null_label is None:
-        raise ValueError("labels were given but the model is unconditional (num_classes=0)")
+    require("labels", "given", null_label is not None,
+            "labels need a class-conditional model (num_classes > 0); this model is unconditional")
     labels = labels.view(x.shape[0], -1)
     null = torch.full_like(labels[:, 0], null_label)
     base = net(x, logsnr, null)
@@ -66,14 +67,15 @@ def revise(
     x_t: Tensor,
     coef: LevelCoefficients,
     step_coeff: float,
-    n_steps: int,
+    langevin: LangevinSchedule,
     *,
     known: Tensor | None = None,
     mask: Tensor | None = None,
     generator: torch.Generator | None = None,
-    noise_scale: float = 1.0,
+    callback: Callable[[dict], None] | None = None,
 ) -> Tensor:
-    """K Langevin steps on p(x~ | x_t) at each example's level; returns x~_K (B, ...).
+    """K = ``langevin.n_steps`` Langevin steps on p(x~ | x_t) at each example's level; returns
+    x~_K (B, ...).
 
     Args:
         net: x~ -> g(x~) (B,), the network output at each example's level (logSNR_{t-1}).
@@ -81,14 +83,18 @@ def revise(
         x_t: (B, ...) the noisier sample the tether pulls towards (ignored at the final level).
         coef: ``NoiseSchedule.coefficients(t)``.
         step_coeff: the schedule's step coefficient (s_t^2 = 2 step_coeff c_t sigma_t^2).
+        langevin: the chain's settings in y = x~ / s_t: ``n_steps`` K >= 1, ``step_size`` 1 for
+            the paper's s_t (it multiplies s_t), ``noise_scale`` multiplies the noise s_t eps
+            (1 samples p(x~ | x_t); 0 is gradient ascent), ``method``, ``clip_grad``.
         known, mask: inpainting; coordinates with mask 1 are held at ``known`` (in x~ space):
             the energy sees mask * known + (1 - mask) * x~, so they never move.
-        noise_scale: multiplies the noise s_t eps (1 samples p(x~ | x_t); 0 is gradient ascent).
+        generator: the chain's noise (one Philox seed drawn from it); callback: the core
+            ``langevin``'s per-step callback (e.g. ``Diagnostics``, in y).
     """
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r} is not allowed; the number of Langevin steps K must be >= 1")
-    s = _bview(coef.step_sq.sqrt(), x0)  # (B, 1, ...)
-    tether = _bview(step_coeff * coef.c * (1.0 - coef.final), x0)
+    require("langevin", langevin, isinstance(langevin, LangevinSchedule), "it must be a LangevinSchedule")
+    check_int("n_steps", langevin.n_steps, low=1)
+    s = batch_view(coef.step_sq.sqrt(), x0)  # (B, 1, ...)
+    tether = batch_view(step_coeff * coef.c * (1.0 - coef.final), x0)
     inv_s2 = 1.0 / coef.step_sq.to(x0.dtype)
 
     def compose(x: Tensor) -> Tensor:
@@ -99,7 +105,7 @@ def revise(
         quad = (tether * (x - x_t).square()).flatten(1).sum(1)
         return -(net(x) - quad) * inv_s2
 
-    y = langevin(energy, x0 / s, n_steps, 1.0, noise_scale=noise_scale, generator=generator)
+    y = langevin_from_schedule(energy, x0 / s, langevin, generator=generator, callback=callback)
     return compose(s * y)
 
 
@@ -113,7 +119,7 @@ def tweedie_denoise(net: Callable[[Tensor], Tensor], x_tilde: Tensor, coef: Leve
     E[x | z] = (z + (1 - alpha_0) grad_z log p(z)) / sqrt(alpha_0). (The official ``gen_samples``
     divides g by s_1^2 / 2, which doubles the score; we use the exact formula.)
     """
-    m = _bview(coef.scale, x_tilde)
+    m = batch_view(coef.scale, x_tilde)
     z = (x_tilde / m).detach()
     with torch.inference_mode(False), torch.enable_grad():
         zr = z.clone().requires_grad_(True)
@@ -127,7 +133,7 @@ def sample_levels(
     energy_net: Net,
     initializer: Net | None,
     x_n: Tensor,
-    n_steps: int,
+    langevin: LangevinSchedule,
     *,
     labels: Tensor | None = None,
     guidance: float = 1.0,
@@ -137,19 +143,19 @@ def sample_levels(
     use_langevin: bool = True,
     denoise: bool = True,
     generator: torch.Generator | None = None,
-    noise_scale: float = 1.0,
 ) -> Tensor:
     """Ancestral sampling through the levels n..1 (official ``gen_samples``; the paper's
     sampling algorithm, number unverified).
 
     At each level: proposal x~_0 = U(x_t) + sqrt(beta_tilde_t m_t^2) eps (CDRL) or x~_0 = x_t
     (DRL, ``initializer=None``), then K Langevin steps, then x_{t-1} = x~ / m_t; finally one
-    Tweedie step. ``use_langevin=False`` gives the initializer alone (no EBM anywhere).
+    Tweedie step. ``langevin``: the chain's settings at every level (see :func:`revise`;
+    ``n_steps`` is K). ``use_langevin=False`` gives the initializer alone (no EBM anywhere).
     ``known``/``mask`` (data space, mask 1 = known pixel) inpaint: known pixels follow the
     forward-noised known image at every level (one fixed eps) and are exact at the end.
     """
-    if initializer is None and not use_langevin:
-        raise ValueError("use_langevin=False needs an initializer (DRL has none)")
+    require("use_langevin", use_langevin, use_langevin or initializer is not None,
+            "use_langevin=False needs an initializer (DRL has none)")
     b, dev = x_n.shape[0], x_n.device
     eps_known = None
     if mask is not None:
@@ -167,27 +173,27 @@ def sample_levels(
             with torch.no_grad():
                 prop = guided(initializer, x, ls_t, labels, guidance, null_label)
             noise = torch.randn(x.shape, generator=generator, device=dev)
-            prop = prop + _bview((coef.beta_tilde * coef.scale**2).sqrt(), x) * noise
+            prop = prop + batch_view((coef.beta_tilde * coef.scale**2).sqrt(), x) * noise
         else:
             prop = x
         known_t = None
         if mask is not None:
-            known_t = _bview(coef.scale, x) * (
-                _bview(coef.alpha_s.sqrt(), x) * known + _bview((1 - coef.alpha_s).sqrt(), x) * eps_known
+            known_t = batch_view(coef.scale, x) * (
+                batch_view(coef.alpha_s.sqrt(), x) * known + batch_view((1 - coef.alpha_s).sqrt(), x) * eps_known
             )
             prop = torch.lerp(prop, known_t, mask)
         if use_langevin:
             def net(v: Tensor, ls_s: Tensor = ls_s) -> Tensor:
                 return guided(energy_net, v, ls_s, labels, guidance, null_label)
 
-            prop = revise(net, prop, x, coef, schedule.step_coeff, n_steps, known=known_t,
-                          mask=mask, generator=generator, noise_scale=noise_scale)
-        x = prop / _bview(coef.scale, prop)
+            prop = revise(net, prop, x, coef, schedule.step_coeff, langevin, known=known_t,
+                          mask=mask, generator=generator)
+        x = prop / batch_view(coef.scale, prop)
     if use_langevin and denoise and coef is not None:
         def net1(v: Tensor) -> Tensor:
             return guided(energy_net, v, coef.logsnr_s, labels, guidance, null_label)
 
-        x = tweedie_denoise(net1, x * _bview(coef.scale, x), coef, schedule.alpha_0)
+        x = tweedie_denoise(net1, x * batch_view(coef.scale, x), coef, schedule.alpha_0)
     if mask is not None:
         x = torch.lerp(x, known, mask)
     return x

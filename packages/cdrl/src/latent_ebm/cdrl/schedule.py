@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from latent_ebm.core.checks import check_int, check_real, require
+
 __all__ = ["LevelCoefficients", "NoiseSchedule"]
 
 
@@ -70,14 +72,11 @@ class NoiseSchedule:
 
     def __init__(self, n_levels: int = 6, logsnr_min: float = -5.1, logsnr_max: float = 9.8,
                  step_coeff: float = 2e-4) -> None:
-        if not isinstance(n_levels, int) or n_levels < 1:
-            raise ValueError(f"n_levels={n_levels!r} is not allowed; it must be an int >= 1")
-        if not logsnr_max > logsnr_min:
-            raise ValueError(
-                f"logsnr_max={logsnr_max} must be greater than logsnr_min={logsnr_min}"
-            )
-        if not step_coeff > 0:
-            raise ValueError(f"step_coeff={step_coeff} is not allowed; it must be > 0")
+        check_int("n_levels", n_levels, low=1)
+        check_real("logsnr_min", logsnr_min)
+        check_real("logsnr_max", logsnr_max)
+        require("logsnr_max", logsnr_max, logsnr_max > logsnr_min, f"it must be greater than logsnr_min={logsnr_min}")
+        check_real("step_coeff", step_coeff, low=0.0, low_open=True)
         self.n_levels, self.step_coeff = n_levels, float(step_coeff)
         self.logsnr_min, self.logsnr_max = float(logsnr_min), float(logsnr_max)
         self._b = math.atan(math.exp(-0.5 * logsnr_max))
@@ -94,11 +93,11 @@ class NoiseSchedule:
         return self.logsnr(u)
 
     def check_level(self, t: Tensor) -> None:
-        if t.dtype.is_floating_point or t.numel() == 0:
-            raise ValueError(f"t must be a non-empty integer tensor of levels, got dtype {t.dtype}")
+        """Raise ``ValueError`` unless ``t`` is a non-empty integer tensor of levels in 1..n."""
+        require("t", f"dtype {t.dtype}", not t.dtype.is_floating_point and t.numel() > 0,
+                "levels must be a non-empty integer tensor")
         lo, hi = int(t.min()), int(t.max())
-        if lo < 1 or hi > self.n_levels:
-            raise ValueError(f"levels t must lie in 1..{self.n_levels}, got range {lo}..{hi}")
+        require("t", f"range {lo}..{hi}", lo >= 1 and hi <= self.n_levels, f"levels must lie in 1..{self.n_levels}")
 
     def coefficients(self, t: Tensor) -> LevelCoefficients:
         """Coefficients for integer levels ``t`` (B,) in 1..n (computed in float64, returned float32)."""

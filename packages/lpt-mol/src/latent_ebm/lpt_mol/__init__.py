@@ -3,13 +3,14 @@
 The docking oracle (``latent_ebm.lpt_mol.docking``) is imported on demand: it needs the
 ``[docking]`` extra (AutoDock Vina, meeko).
 """
-from .data import MolDataModule, SelfiesVocab
+from .data import LPTMolDataModule, SelfiesVocab
 from .design import decode, design, sample_latents_given_y
 from .guacamol_objectives import celecoxib_rediscovery, fexofenadine_mpo, osimertinib_mpo
-from .model import LPTMol, PropertyMLP
+from .model import LPTMolModule
+from .nets import PropertyMLP
 from .oracles import ORACLES, Oracle, penalized_logp, qed, sa
 from .shift import ShiftConfig, ShiftState, run_shifting
 
-__all__ = ["ORACLES", "LPTMol", "MolDataModule", "Oracle", "PropertyMLP", "SelfiesVocab", "ShiftConfig",
-           "ShiftState", "celecoxib_rediscovery", "decode", "design", "fexofenadine_mpo", "osimertinib_mpo",
-           "penalized_logp", "qed", "run_shifting", "sa", "sample_latents_given_y"]
+__all__ = ["ORACLES", "LPTMolDataModule", "LPTMolModule", "Oracle", "PropertyMLP", "SelfiesVocab",
+           "ShiftConfig", "ShiftState", "celecoxib_rediscovery", "decode", "design", "fexofenadine_mpo",
+           "osimertinib_mpo", "penalized_logp", "qed", "run_shifting", "sa", "sample_latents_given_y"]

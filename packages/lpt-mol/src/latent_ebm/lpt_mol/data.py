@@ -13,9 +13,11 @@ import selfies as sf
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed
+
 from .oracles import ORACLES, canonical
 
-__all__ = ["MolDataModule", "SelfiesVocab", "load_smiles", "to_selfies"]
+__all__ = ["LPTMolDataModule", "SelfiesVocab", "load_smiles", "to_selfies"]
 
 PAD, BOS, EOS = "[nop]", "<bos>", "<eos>"
 
@@ -111,7 +113,7 @@ def load_smiles(dataset: Literal["zinc250k", "moses", "nci5k"], limit: int | Non
         with gzip.open(path, "rt") as fh:
             lines = fh.read().split("\n")[1:]
     else:
-        raise ValueError(f"dataset={dataset!r} is not allowed; use one of {DATASETS}")
+        raise not_allowed("dataset", dataset, f"use one of {', '.join(map(repr, DATASETS))}")
     smiles = [s.strip() for s in lines if s.strip()]
     return smiles[:limit] if limit is not None else smiles
 
@@ -146,7 +148,7 @@ class TokenDataset(Dataset):
         return {"x": self.x[i], "y": self.y[i], "index": i}
 
 
-class MolDataModule(L.LightningDataModule):
+class LPTMolDataModule(L.LightningDataModule):
     """ZINC250k / MOSES (registry) or NCI-5k (shipped with RDKit, offline) as SELFIES token tensors
     plus property targets; ``limit`` sizes tiny runs."""
 
@@ -163,13 +165,14 @@ class MolDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset={dataset!r} is not allowed; use one of {DATASETS}")
-        for p in properties:
-            if p not in ORACLES:
-                raise ValueError(f"properties={properties!r} is not allowed; each must be one of {sorted(ORACLES)}")
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction={val_fraction!r} is not allowed; give a value in (0, 1)")
+        check_choice("dataset", dataset, DATASETS)
+        check_int("limit", limit, low=1, allow_none=True)
+        if isinstance(properties, str) or any(p not in ORACLES for p in properties):
+            raise not_allowed("properties", properties, f"each must be one of {sorted(ORACLES)}")
+        check_int("max_len", max_len, low=2)
+        check_real("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_int("batch_size", batch_size, low=1)
+        check_int("split_seed", split_seed)
         self.vocab: SelfiesVocab | None = None
 
     def setup(self, stage: str | None = None) -> None:

@@ -38,6 +38,8 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
+from latent_ebm.core.checks import check_choice, check_int, require
+
 __all__ = ["R_KCAL", "T_KELVIN", "TARGETS", "DockingOracle", "DockingTarget", "dock_smiles",
            "embed", "kd_nm", "ligand_pdbqt"]
 
@@ -57,8 +59,7 @@ def kd_nm(energy):
     Takes a float or an array-like; -10 kcal/mol gives about 46.7 nM, -12.28 about 1 nM.
     """
     e = np.asarray(energy, dtype=float)
-    if not np.all(np.isfinite(e)):
-        raise ValueError(f"energy={energy!r} is not allowed; give finite energies in kcal/mol")
+    require("energy", energy, bool(np.all(np.isfinite(e))), "give finite energies in kcal/mol")
     kd = np.exp(e / (R_KCAL * T_KELVIN)) * 1e9
     return float(kd) if kd.ndim == 0 else kd
 
@@ -253,16 +254,12 @@ class DockingOracle:
     def __init__(self, target: str = "esr1", *, exhaustiveness: int = 8, n_poses: int = 1, seed: int = 1,
                  n_workers: int = 1, cpu: int = 1, scoring: Scoring | None = None, max_evals: int = 0,
                  negate: bool = False, start_method: Literal["fork", "spawn", "forkserver"] | None = None) -> None:
-        if target not in TARGETS:
-            raise ValueError(f"target={target!r} is not allowed; use one of {sorted(TARGETS)}")
-        if scoring not in (None, "ad4", "vina", "vinardo"):
-            raise ValueError(f"scoring={scoring!r} is not allowed; use 'ad4', 'vina', 'vinardo' or None")
+        check_choice("target", target, sorted(TARGETS))
+        check_choice("scoring", scoring, ("ad4", "vina", "vinardo", None))
         for name, value, low in (("exhaustiveness", exhaustiveness, 1), ("n_poses", n_poses, 1), ("seed", seed, 1),
                                  ("n_workers", n_workers, 1), ("cpu", cpu, 0), ("max_evals", max_evals, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name}={value!r} is not allowed; give an int >= {low}")
-        if start_method not in (None, "fork", "spawn", "forkserver"):
-            raise ValueError(f"start_method={start_method!r} is not allowed; use 'fork', 'spawn', 'forkserver' or None")
+            check_int(name, value, low=low)
+        check_choice("start_method", start_method, ("fork", "spawn", "forkserver", None))
         _require()
         self.target, self.n_workers, self.negate = target, n_workers, negate
         self.start_method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")

@@ -20,6 +20,8 @@ import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
 
+from latent_ebm.core.checks import not_allowed
+
 __all__ = ["GUACAMOL_OBJECTIVES", "celecoxib_rediscovery", "fexofenadine_mpo", "osimertinib_mpo",
            "tanimoto"]
 
@@ -35,7 +37,7 @@ def _generator(fp_type: str):
         return rdFingerprintGenerator.GetMorganGenerator(radius=int(fp_type[-1]) // 2, atomInvariantsGenerator=inv)
     if fp_type == "AP":
         return rdFingerprintGenerator.GetAtomPairGenerator(maxDistance=10)
-    raise ValueError(f"fp_type={fp_type!r} is not allowed; use one of ['AP', 'ECFP4', 'ECFP6', 'FCFP4']")
+    raise not_allowed("fp_type", fp_type, "use one of 'AP', 'ECFP4', 'ECFP6', 'FCFP4'")
 
 
 def _mol(smiles: str) -> Chem.Mol:

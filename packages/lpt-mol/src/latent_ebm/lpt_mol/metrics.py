@@ -20,6 +20,8 @@ import numpy as np
 from rdkit import DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
+from latent_ebm.core.checks import check_int
+
 from .oracles import canonical
 
 __all__ = ["internal_diversity", "novelty", "ring_structure", "running_top_k", "top_k_auc", "uniqueness", "validity"]
@@ -85,8 +87,7 @@ def internal_diversity(smiles: Sequence[str]) -> float:
 
 def running_top_k(scores: Sequence[float], k: int) -> np.ndarray:
     """(n,) mean of the best min(k, i+1) of scores[:i+1], for each call i (scores in call order)."""
-    if k < 1:
-        raise ValueError(f"k={k!r} is not allowed; give an int >= 1")
+    check_int("k", k, low=1)
     out = np.empty(len(scores))
     best: list[float] = []
     for i, v in enumerate(scores):
@@ -103,8 +104,8 @@ def top_k_auc(scores: Sequence[float], k: int = 10, budget: int | None = None, f
     to ``budget`` (a run that stops early is not rewarded for it).
     """
     budget = len(scores) if budget is None else budget
-    if budget < 1 or freq < 1:
-        raise ValueError(f"budget={budget!r} and freq={freq!r} must be >= 1")
+    check_int("budget", budget, low=1)
+    check_int("freq", freq, low=1)
     if not scores:
         return 0.0
     curve = running_top_k(list(scores)[:budget], k)

@@ -3,10 +3,19 @@
 Joint model p(x, y, z0) = N(z0; 0, I) p_beta(x | U(z0)) p_gamma(y | U(z0)) (paper Sec. 2):
 UNet prior U (core ``UNetPrior``), causal Transformer over SELFIES cross-attending to the
 latents (core ``LatentConditionedDecoder``, style="gpt", shared latents, LayerNorm on z), one
-Gaussian MLP per property. Learning is MCMC-based MLE with Langevin posterior sampling on z0.
+Gaussian MLP per property (``nets.PropertyMLP``). Learning is MCMC-based MLE with Langevin
+posterior sampling on z0; the core's ``LatentEBMModule`` runs the step, this class fills its hooks:
+
+    posterior  z0 ~ p(z0 | x[, y])      ``training_posterior`` -> :meth:`LPTMolModule.infer_xy`
+    MLE step   grad log p(x[, y]) = E_{p(z0|x,y)}[grad (log p_beta(x|U(z0)) + log p_gamma(y|U(z0)))]
+               as the loss ``generator_loss`` (token-mean CE [+ lambda * property MSE])
+
+The paper's body could not be read (README, "The paper's equations"), so no equation numbers are
+cited; each term names the function of the released LPT code it follows.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -14,14 +23,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latent_ebm.core.lightning import LatentEBMModule
+from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed
+from latent_ebm.core.lightning import ChainConfig, Diagnostics, LatentEBMModule, OptimConfig
 from latent_ebm.core.nn import LatentConditionedDecoder
 from latent_ebm.core.priors import UNetPrior
-from latent_ebm.core.samplers import LangevinSchedule, langevin
+from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
-__all__ = ["LPTMol", "PropertyMLP", "to_target", "from_target"]
+from .nets import PropertyMLP
+
+__all__ = ["LPT_POSTERIOR", "OPTIM", "LPTMolModule", "from_target", "to_target"]
 
 LPT_POSTERIOR = LangevinSchedule(n_steps=15, step_size=0.3, noise_scale=0.5)  # LPT code infer_z
+# The LPT code's optimiser (train.py / utils.configure_optimizers): AdamW, betas (0.9, 0.95),
+# weight decay 0.1 on >= 2-d weights only, grad-norm clip 5, pretrain peak lr 7.5e-4. Its
+# warm-up + cosine schedule is not applied here (a constant rate, as before the grouped settings).
+OPTIM = OptimConfig(lr=7.5e-4, algorithm="adamw", betas=(0.9, 0.95), weight_decay=0.1, decay="matrices",
+                    grad_clip=5.0)
 
 # Regression-target transforms of the LPT code (utils.py): PlogP (v+15)/20, SA/10, QED raw; for
 # docking energies E (clipped to <= 0) ESR1 log(1 - E) and ACAA1 -E/20. Docking values here are
@@ -38,32 +55,23 @@ def to_target(y: Tensor, props: Sequence[str]) -> Tensor:
 
 
 def from_target(t: Tensor, props: Sequence[str]) -> Tensor:
+    """Regression targets (B, P) -> raw property values (B, P), the inverse of :func:`to_target`."""
     return torch.stack([_INV[p](t[:, i]) for i, p in enumerate(props)], dim=1)
 
 
-class PropertyMLP(nn.Module):
-    """One MLP per property on flattened z: d_z -> 100 -> 100 -> 1 with SiLU, dropout (LPT code)."""
+class LPTMolModule(LatentEBMModule):
+    """Latent Prompt Transformer; ``phase`` 'pretrain' learns p(x|z), 'finetune' adds p(y|z).
 
-    def __init__(self, d_z: int, n_props: int, hidden: Sequence[int] = (100, 100), dropout: float = 0.3) -> None:
-        super().__init__()
-
-        def mlp() -> nn.Sequential:
-            layers, d = [], d_z
-            for h in hidden:
-                layers += [nn.Linear(d, h), nn.SiLU(), nn.Dropout(dropout)]
-                d = h
-            return nn.Sequential(*layers, nn.Linear(d, 1))
-
-        self.heads = nn.ModuleList(mlp() for _ in range(n_props))
-
-    def forward(self, z: Tensor) -> Tensor:
-        """(B, N, d) -> predictions (B, P)."""
-        flat = z.flatten(1)
-        return torch.cat([h(flat) for h in self.heads], dim=1)
-
-
-class LPTMol(LatentEBMModule):
-    """Latent Prompt Transformer; ``phase`` 'pretrain' learns p(x|z), 'finetune' adds p(y|z)."""
+    Args (model): vocab_size, max_len (SELFIES tokens; sequences are max_len + 1 with <bos>),
+        n_latent, latent_dim (z0 and z are n_latent vectors of latent_dim), unet_base,
+        unet_multipliers (the UNet prior), d_model, n_layers, n_heads, dropout (the decoder),
+        properties, prop_hidden, prop_dropout (the regressors), prop_precision (1/sigma² of
+        p_gamma(y|z)), prop_coefficient (lambda on the property terms), phase.
+    Args (the core's groups): posterior, eval_posterior (Langevin settings of p(z0 | x, y) in
+        learning and in validation/test), optim (AdamW of decoder, regressors and UNet prior:
+        the prior is not an EBM, so the base puts its parameters in the generator's optimiser),
+        chains (persistent posterior chains, not in the paper), init_noise, seed.
+    """
 
     def __init__(
         self,
@@ -86,30 +94,25 @@ class LPTMol(LatentEBMModule):
         phase: Literal["pretrain", "finetune"] = "pretrain",
         posterior: LangevinSchedule = LPT_POSTERIOR,
         eval_posterior: LangevinSchedule | None = None,
-        generator_lr: float = 7.5e-4,
-        weight_decay: float = 0.1,
-        betas: tuple[float, float] = (0.9, 0.95),
-        grad_clip: float | None = 5.0,
-        seed: int | None = 3435,
-        prior_langevin: None = None,
-        prior_lr: float = 2e-5,  # unused: the UNet prior learns with the generator's optimiser
-        persistent_posterior: bool = False,
-        n_examples: int = 0,
+        optim: OptimConfig = OPTIM,
+        chains: ChainConfig = ChainConfig(),
         init_noise: Literal["rank", "example"] = "rank",
+        seed: int | None = 3435,  # the LPT code's seed
     ) -> None:
-        # The core records every constructor argument of this class in hparams and stores the
-        # schedules there as plain dicts; saving hparams again here would undo that.
-        super().__init__(posterior=posterior, prior_langevin=prior_langevin, eval_posterior=eval_posterior,
-                         generator_lr=generator_lr, prior_lr=prior_lr, betas=betas, grad_clip=grad_clip,
-                         persistent_posterior=persistent_posterior, n_examples=n_examples,
-                         init_noise=init_noise, seed=seed)
-        if phase not in ("pretrain", "finetune"):
-            raise ValueError(f"phase={phase!r} is not allowed; use 'pretrain' or 'finetune'")
-        unknown = [p for p in properties if p not in _FWD]
-        if unknown:
-            raise ValueError(f"properties={properties!r} is not allowed; each must be one of {sorted(_FWD)}")
-        if prop_precision <= 0:
-            raise ValueError(f"prop_precision={prop_precision!r} is not allowed; give a value > 0")
+        super().__init__(posterior=posterior, prior_langevin=None, eval_posterior=eval_posterior, optim=optim,
+                         chains=chains, init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
+        for name, value in (("vocab_size", vocab_size), ("max_len", max_len), ("n_latent", n_latent),
+                            ("latent_dim", latent_dim), ("unet_base", unet_base), ("d_model", d_model),
+                            ("n_layers", n_layers), ("n_heads", n_heads)):
+            check_int(name, value, low=1)
+        check_real("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        check_real("prop_dropout", prop_dropout, low=0.0, high=1.0, high_open=True)
+        check_real("prop_precision", prop_precision, low=0.0, low_open=True)
+        check_real("prop_coefficient", prop_coefficient, low=0.0)
+        check_choice("phase", phase, ("pretrain", "finetune"))
+        if isinstance(properties, str) or any(p not in _FWD for p in properties):
+            raise not_allowed("properties", properties, f"each must be one of {sorted(_FWD)}")
         self.prior = UNetPrior(n_latent, latent_dim, unet_base, unet_multipliers)
         self.decoder = LatentConditionedDecoder(
             vocab_size, d_model, n_layers, n_heads, max_len + 1, cross_attention=True,
@@ -126,6 +129,7 @@ class LPTMol(LatentEBMModule):
 
     # ---- likelihoods -----------------------------------------------------------------------------
     def split_batch(self, batch: Any) -> tuple[Any, Tensor | None]:
+        """x is the whole batch dict: tokens ``"x"`` and, in finetuning, properties ``"y"``."""
         return batch, batch.get("index")
 
     def batch_size_of(self, x: Any) -> int:
@@ -139,12 +143,13 @@ class LPTMol(LatentEBMModule):
         return ce, (tgt != 0).float()
 
     def log_likelihood(self, x: Any, z: Tensor) -> Tensor:
-        """log p(x | z) summed over tokens, (B,)."""
+        """log p_beta(x | z) = sum_t log p(x_t | x_<t, z), summed over tokens, (B,) (the LPT
+        code sums in inference, ``infer_z``)."""
         ce, mask = self.token_nll(x["x"], z)
         return -(ce * mask).sum(1)
 
     def property_energy(self, z: Tensor, y: Tensor) -> Tensor:
-        """-log p(y | z) up to a constant: (precision / 2) sum_p (t_p - MLP_p(z))^2, (B,)."""
+        """-log p_gamma(y | z) up to a constant: (precision / 2) sum_p (t_p - MLP_p(z))^2, (B,)."""
         t = to_target(y, self.hparams.properties)
         return 0.5 * self.hparams.prop_precision * ((t - self.prop(z)) ** 2).sum(1)
 
@@ -155,10 +160,13 @@ class LPTMol(LatentEBMModule):
 
     # ---- posterior -------------------------------------------------------------------------------
     def infer_xy(self, x: dict, y: Tensor | None, *, schedule: LangevinSchedule | None = None,
-                 generator: torch.Generator | None = None, u0: Tensor | None = None) -> Tensor:
-        """z0 ~ p(z0 | x, y): per step, Langevin on -log p(x|U(z0)) + |z0|²/2, then (with y) a
-        gradient step on lambda * property energy (LPT code ``infer_z``; noise factor 0.5).
-        Chains start at ``u0`` when given (warm starts), else at N(0, I)."""
+                 generator: torch.Generator | None = None, u0: Tensor | None = None,
+                 diagnostics: Diagnostics | None = None) -> Tensor:
+        """z0 ~ p(z0 | x, y) by the LPT code's ``infer_z``: per step, one Langevin step of
+        ``schedule`` on -log p_beta(x | U(z0)) + |z0|²/2, then (with y) a gradient step
+        z0 <- z0 - (s²/2) lambda grad [-log p_gamma(y | U(z0))] (noise factor 0.5 in the defaults).
+        Chains start at ``u0`` when given (warm starts), else at N(0, I); the model runs in eval
+        mode (no dropout), as in the LPT code. (B, n_latent, latent_dim)."""
         s = schedule or self.posterior_schedule
         g = generator or self.rng
         if torch.is_inference_mode_enabled():
@@ -166,13 +174,14 @@ class LPTMol(LatentEBMModule):
                 x = {k: v.clone() if torch.is_tensor(v) else v for k, v in x.items()}
                 y = None if y is None else y.clone()
                 u0 = None if u0 is None else u0.clone()
-                return self.infer_xy(x, y, schedule=schedule, generator=g, u0=u0)
+                return self.infer_xy(x, y, schedule=schedule, generator=g, u0=u0, diagnostics=diagnostics)
         u = self.initial_latents(self.batch_size_of(x), generator=g) if u0 is None else u0.detach()
+        one_step = dataclasses.replace(s, n_steps=1)  # the property step goes between Langevin steps
         was_training = self.training
         self.eval()
         for _ in range(s.n_steps):
-            u = langevin(lambda v: self.posterior_energy(v, x), u, 1, s.step_size,
-                         noise_scale=s.noise_scale, generator=g)
+            u = langevin_from_schedule(lambda v: self.posterior_energy(v, x), u, one_step, generator=g,
+                                       callback=diagnostics)
             if y is not None:
                 u = self._property_step(u, y, s.step_size)
         self.train(was_training)
@@ -185,49 +194,37 @@ class LPTMol(LatentEBMModule):
             (grad,) = torch.autograd.grad(e, v)
         return (u - 0.5 * step**2 * grad).detach()
 
-    # ---- training --------------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        finetune = self.hparams.phase == "finetune"
-        y = batch["y"] if finetune else None
-        _, idx = self.split_batch(batch)
-        u = self.infer_xy(batch, y, u0=self.posterior_starts(self.batch_size_of(batch), idx))
-        self._langevin_calls += 1
-        self.store_posterior(idx, u)
-        z = self.prior.transform(u)
-        ce, mask = self.token_nll(batch["x"], z)
+    # ---- the base's hooks ------------------------------------------------------------------------
+    def training_posterior(self, x: Any, u0: Tensor, diagnostics: Diagnostics) -> Tensor:
+        """z0 ~ p(z0 | x) in pretraining, p(z0 | x, y) in finetuning (:meth:`infer_xy` from u0)."""
+        y = x["y"] if self.hparams.phase == "finetune" else None
+        return self.infer_xy(x, y, u0=u0, diagnostics=diagnostics)
+
+    def generator_loss(self, x: Any, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The LPT code's parameter loss at z = U(z0*), z0* ~ p(z0 | x, y): the token-mean
+        cross-entropy of p_beta(x | z), plus in finetuning lambda * sum_p MSE(t_p, MLP_p(z)) for
+        p_gamma (the MLE gradient's two terms; the UNet learns through z)."""
+        ce, mask = self.token_nll(x["x"], z)
         nll = (ce * mask).sum() / mask.sum()  # token-mean CE (LPT code)
         loss = nll
         logs = {"train/ce": nll.detach()}
-        if finetune:
-            mse = ((to_target(y, self.hparams.properties) - self.prop(z)) ** 2).mean(0).sum()
+        if self.hparams.phase == "finetune":
+            mse = ((to_target(x["y"], self.hparams.properties) - self.prop(z)) ** 2).mean(0).sum()
             loss = loss + self.hparams.prop_coefficient * mse
             logs["train/prop_mse"] = mse.detach()
-        opt = self.optimizers()
-        opt.zero_grad()
-        self.manual_backward(loss)
-        if self.hparams.grad_clip is not None:
-            self.clip_gradients(opt, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
-        opt.step()
-        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=self.batch_size_of(batch))
-        return loss.detach()
+        return loss, logs
 
-    def _eval_step(self, batch: Any, stage: str) -> Tensor:
-        u = self.infer_xy(batch, None)
+    def eval_step(self, batch: Any, stage: str) -> Tensor:
+        """z0 ~ p(z0 | x) with ``eval_posterior`` and the token-mean CE there, ``<stage>/nll``."""
+        x, _ = self.split_batch(batch)
+        diag = Diagnostics()
+        u = self.infer_xy(x, None, schedule=self.eval_schedule, diagnostics=diag)
         with torch.no_grad():
-            ce, mask = self.token_nll(batch["x"], self.prior.transform(u))
+            ce, mask = self.token_nll(x["x"], self.prior.transform(u))
             nll = (ce * mask).sum() / mask.sum()
-        self.log(f"{stage}/nll", nll, batch_size=self.batch_size_of(batch))
+        self.log_dict({f"{stage}/nll": nll, **diag.as_dict(f"{stage}/posterior")},
+                      batch_size=self.batch_size_of(x), sync_dist=True)
         return nll
-
-    def configure_optimizers(self) -> Any:
-        """AdamW, weight decay on >= 2-d weights only (LPT code)."""
-        params = list(self.generator_parameters()) + list(self.prior.parameters())
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.generator_lr, betas=tuple(self.hparams.betas),
-        )
 
     # ---- vocabulary plumbing ---------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -236,13 +233,13 @@ class LPTMol(LatentEBMModule):
             dm.setup(stage)
         if dm is not None and dm.vocab is not None:
             if len(dm.vocab) > self.hparams.vocab_size:
-                raise ValueError(f"vocab_size={self.hparams.vocab_size} is too small; the data needs {len(dm.vocab)}")
+                raise not_allowed("vocab_size", self.hparams.vocab_size,
+                                  f"the data's vocabulary has {len(dm.vocab)} tokens")
             self.vocab_state = dm.vocab.state_dict()
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["lpt_vocab"] = self.vocab_state
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {**super().checkpoint_state(), "vocab": self.vocab_state}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.vocab_state = checkpoint.get("lpt_vocab")
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        super().load_checkpoint_state(state)
+        self.vocab_state = state.get("vocab")

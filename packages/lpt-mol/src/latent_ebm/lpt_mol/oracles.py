@@ -18,6 +18,8 @@ RDLogger.DisableLog("rdApp.*")
 sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
 import sascorer  # noqa: E402
 
+from latent_ebm.core.checks import check_int, require  # noqa: E402
+
 from .guacamol_objectives import GUACAMOL_OBJECTIVES  # noqa: E402
 
 __all__ = ["ORACLES", "BudgetExceeded", "Oracle", "canonical", "penalized_logp", "qed", "sa"]
@@ -73,13 +75,10 @@ class Oracle:
     def __init__(self, fn: Callable[[str], float] | str, budget: int | None = None, *,
                  batch_fn: Callable[[list[str]], list[float | None]] | None = None) -> None:
         if isinstance(fn, str):
-            if fn not in ORACLES:
-                raise ValueError(f"fn={fn!r} is not allowed; use one of {sorted(ORACLES)} or a callable")
+            require("fn", fn, fn in ORACLES, f"use one of {sorted(ORACLES)} or a callable")
             fn = ORACLES[fn]
-        if budget is not None and budget < 0:
-            raise ValueError(f"budget={budget!r} is not allowed; give an int >= 0 or None")
-        if batch_fn is not None and not callable(batch_fn):
-            raise ValueError(f"batch_fn={batch_fn!r} is not allowed; give a callable or None")
+        check_int("budget", budget, low=0, allow_none=True)
+        require("batch_fn", batch_fn, batch_fn is None or callable(batch_fn), "give a callable or None")
         self.fn, self.budget = fn, budget
         # a callable with a ``batch`` method (e.g. DockingOracle's process pool) scores new molecules in one call
         self.batch_fn = batch_fn if batch_fn is not None else getattr(fn, "batch", None)

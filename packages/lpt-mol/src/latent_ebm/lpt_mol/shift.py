@@ -5,6 +5,11 @@ shifted target (its value + shift), decode, drop designs with a ring of a size n
 its latent, up to ``resample`` times), score with the oracle, keep the best of old ∪ new with
 their latents (persistent chains), refit on the pool; repeat. Every oracle call goes through
 ``Oracle``.
+
+Paper terms (equation numbers could not be read, see the README): the shifted target
+y + Delta y and the conditional posterior p(z0 | y + Delta y) (``design.sample_latents_given_y``,
+2 warm-started steps: the released code cites the NeurIPS version's Sec. 3.5, "Computational
+efficiency"), the refit by MCMC-based MLE on the pool (``LPTMolModule`` in phase ``finetune``).
 """
 from __future__ import annotations
 
@@ -16,13 +21,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from latent_ebm.core.nn.sampling import check_sampling
+from latent_ebm.core.checks import check_int, check_real, require
+from latent_ebm.core.nn import check_sampling
 from latent_ebm.core.samplers import LangevinSchedule
 
 from .data import SelfiesVocab, TokenDataset, to_selfies
 from .design import decode, design
 from .filters import RELEASED_RING_SIZES, ring_sizes_ok
-from .model import LPT_POSTERIOR, LPTMol
+from .model import LPT_POSTERIOR, LPTMolModule
 from .oracles import Oracle, canonical
 
 __all__ = ["ShiftConfig", "ShiftState", "load_round", "pool_latents", "refit", "run_shifting", "save_round",
@@ -60,17 +66,16 @@ class ShiftConfig:
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "pool_size", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} is invalid; give an integer >= 1")
-        if self.refit_steps is not None and (not isinstance(self.refit_steps, int) or self.refit_steps < 0):
-            raise ValueError(f"refit_steps={self.refit_steps!r} is invalid; give None (one pass) or an int >= 0")
+            check_int(name, getattr(self, name), low=1)
+        check_real("shift", self.shift)
+        check_int("refit_steps", self.refit_steps, low=0, allow_none=True)
         # the vocabulary is not known here: the decoder checks top_k against it at decode time
         check_sampling(self.temperature, self.top_k, None, vocab_size=self.top_k or 1)
-        if self.ring_sizes is not None and (not self.ring_sizes or not all(
-                isinstance(k, int) and k >= 3 for k in self.ring_sizes)):
-            raise ValueError(f"ring_sizes={self.ring_sizes!r} is invalid; give None or ring sizes (ints >= 3)")
-        if not isinstance(self.resample, int) or self.resample < 0:
-            raise ValueError(f"resample={self.resample!r} is invalid; give an int >= 0")
+        rings = self.ring_sizes
+        require("ring_sizes", rings, rings is None or (isinstance(rings, tuple | list) and len(rings) > 0 and all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 3 for k in rings)),
+            "it must be None or a non-empty tuple of ring sizes (ints >= 3)")
+        check_int("resample", self.resample, low=0)
 
 
 @dataclass
@@ -100,7 +105,7 @@ def _encode(state: ShiftState, smiles: str) -> str | None:
     return state.encoded[smiles]
 
 
-def _pool_tokens(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]]
+def _pool_tokens(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]]
                  ) -> tuple[list[int], list[list[int]], list[float]]:
     """(positions, token rows, values) of the entries the vocabulary can encode; others skipped."""
     keep, rows, ys = [], [], []
@@ -117,7 +122,7 @@ def _pool_tokens(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries:
     return keep, rows, ys
 
 
-def refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
+def refit(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
     """Fine-tune on (x, y) of the pool (phase ``finetune``): ``cfg.refit_steps`` steps, or one
     pass over the pool when it is None (SGDS / DSO: one epoch a round)."""
     _, rows, ys = _pool_tokens(model, vocab, state, state.pool)
@@ -134,7 +139,7 @@ def refit(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfi
     trainer.fit(model, DataLoader(ds, batch_size=cfg.batch_size, shuffle=True))
 
 
-def pool_latents(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]],
+def pool_latents(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]],
                  cfg: ShiftConfig, generator: torch.Generator | None = None) -> torch.Tensor:
     """z0 of each entry (len, N, d): its stored latent, else z0 ~ p(z0 | x, y) by the model's
     posterior Langevin (``cfg.infer_langevin``), else (not encodable) N(0, I)."""
@@ -152,7 +157,7 @@ def pool_latents(model: LPTMol, vocab: SelfiesVocab, state: ShiftState, entries:
     return torch.stack([state.latents[s] for s, _ in entries])
 
 
-def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
+def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
                 generator: torch.Generator | None = None) -> list[tuple[str, float]]:
     """One round (LPT / DSO code): a chain from the latent of each of the best pool molecules
     (cycled when the pool is smaller than the round), Langevin on p(z0 | y_i + shift), decode,
@@ -187,7 +192,7 @@ def shift_round(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: Shift
     return new
 
 
-def _filter_rings(model: LPTMol, vocab: SelfiesVocab, smiles: list[str], u: torch.Tensor, cfg: ShiftConfig,
+def _filter_rings(model: LPTMolModule, vocab: SelfiesVocab, smiles: list[str], u: torch.Tensor, cfg: ShiftConfig,
                   generator: torch.Generator | None) -> tuple[list[str], torch.Tensor]:
     """Decode each design that fails ``cfg.ring_sizes`` again from its latent (up to
     ``cfg.resample`` times); return the designs that pass, with their latents."""
@@ -206,14 +211,14 @@ def _filter_rings(model: LPTMol, vocab: SelfiesVocab, smiles: list[str], u: torc
     return [smiles[i] for i in keep], u[keep]
 
 
-def run_shifting(model: LPTMol, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
+def run_shifting(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
                  generator: torch.Generator | None = None) -> ShiftState:
     while state.round < cfg.rounds and (oracle.remaining is None or oracle.remaining > 0):
         shift_round(model, vocab, oracle, state, cfg, generator)
     return state
 
 
-def save_round(path, model: LPTMol, oracle: Oracle, state: ShiftState,
+def save_round(path, model: LPTMolModule, oracle: Oracle, state: ShiftState,
                generator: torch.Generator | None = None) -> None:
     """Checkpoint a shifting run mid-way: model weights + hparams, oracle cache/budget, pool, chains, RNG."""
     torch.save({"model": model.state_dict(), "hparams": dict(model.hparams), "vocab": model.vocab_state,
@@ -221,11 +226,11 @@ def save_round(path, model: LPTMol, oracle: Oracle, state: ShiftState,
                 "rng": generator.get_state() if generator is not None else None}, path)
 
 
-def load_round(path, oracle: Oracle, generator: torch.Generator | None = None) -> tuple[LPTMol, ShiftState]:
+def load_round(path, oracle: Oracle, generator: torch.Generator | None = None) -> tuple[LPTMolModule, ShiftState]:
     """Restore what :func:`save_round` wrote; ``oracle`` (same function) gets its cache and counts back."""
     ck = torch.load(path, weights_only=False)
-    names = inspect.signature(LPTMol.__init__).parameters
-    model = LPTMol(**{k: v for k, v in ck["hparams"].items() if k in names})
+    names = inspect.signature(LPTMolModule.__init__).parameters
+    model = LPTMolModule(**{k: v for k, v in ck["hparams"].items() if k in names})
     model.load_state_dict(ck["model"])
     model.vocab_state = ck["vocab"]
     oracle.load_state_dict(ck["oracle"])

@@ -15,6 +15,8 @@ import re
 
 import numpy as np
 
+from latent_ebm.core.checks import check_choice, check_int, check_real
+
 __all__ = [
     "LatentTopicCorpus",
     "lambada_examples",
@@ -36,12 +38,10 @@ class LatentTopicCorpus:
 
     def __init__(self, vocab_size: int = 64, n_topics: int = 16, topic_weight: float = 0.5,
                  topic_support: int = 8, seed: int = 0) -> None:
-        if vocab_size < 4 or n_topics < 1 or not 0 <= topic_weight <= 1 or not 1 <= topic_support <= vocab_size:
-            raise ValueError(
-                f"LatentTopicCorpus(vocab_size={vocab_size}, n_topics={n_topics}, topic_weight={topic_weight}, "
-                f"topic_support={topic_support}) is not allowed; need vocab_size >= 4, n_topics >= 1, "
-                "topic_weight in [0, 1], 1 <= topic_support <= vocab_size"
-            )
+        check_int("vocab_size", vocab_size, low=4)
+        check_int("n_topics", n_topics, low=1)
+        check_real("topic_weight", topic_weight, low=0.0, high=1.0)
+        check_int("topic_support", topic_support, low=1, high=vocab_size)
         self.vocab_size, self.n_topics, self.topic_weight = vocab_size, n_topics, topic_weight
         rng = np.random.default_rng(seed)
         self.topics = np.zeros((n_topics, vocab_size))
@@ -113,9 +113,9 @@ def read_text_documents(dataset: str, split: str, *, detokenize: bool = True) ->
     """
     from latent_ebm.core.data import get_file
 
-    files = _FILES.get(dataset)
-    if files is None or split not in files:
-        raise ValueError(f"dataset={dataset!r} split={split!r} is not allowed; choose from {{{', '.join(f'{d}: {sorted(s)}' for d, s in _FILES.items())}}}")
+    check_choice("dataset", dataset, _FILES)
+    check_choice("split", split, _FILES[dataset])
+    files = _FILES[dataset]
     text = get_file(dataset, files[split]).read_text(encoding="utf-8")
     if dataset == "lambada":
         return [json.loads(line)["text"] for line in text.splitlines() if line.strip()]
@@ -154,8 +154,7 @@ def wrap_blocks(docs: list[list[int]], block: int, bos: int, eos: int) -> np.nda
     may also sit inside a body. (MDLM drops the remainder per ``datasets.map`` batch of
     documents; here the whole split is one stream, so at most one partial body is lost.)
     """
-    if not isinstance(block, int) or block < 3:
-        raise ValueError(f"block={block!r} is not allowed; it must be an int >= 3 (BOS + body + EOS)")
+    check_int("block", block, low=3)  # BOS + body + EOS
     body_len = block - 2
     stream = np.fromiter((t for d in docs for t in (*d, eos)), dtype=np.int64)
     n = len(stream) // body_len

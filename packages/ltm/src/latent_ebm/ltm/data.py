@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from latent_ebm.core.checks import check_choice, check_int, require
 from latent_ebm.core.data import EpochShuffle
 
 from .corpus import LatentTopicCorpus, read_text_documents
 from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
 
-__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "token_cache_dir", "tokenize_to_shard"]
+__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "TokenBlocks", "token_cache_dir", "tokenize_to_shard"]
 
 DatasetName = Literal["latent-topic", "wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext"]
 _TEXT = ("wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext")
@@ -78,7 +79,8 @@ def _openwebtext_chunks(tok, split: str):
 
 
 class BlockDataset(Dataset):
-    """Blocks ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]`` (L = seq_len) of a 1-d token stream."""
+    """Blocks ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]`` (L = seq_len) of a 1-d token stream, as
+    ``{"x": (L,) tokens, "index": i}``."""
 
     def __init__(self, stream: np.ndarray, seq_len: int, bos: int) -> None:
         self.stream, self.seq_len, self.bos = stream, seq_len, bos
@@ -87,26 +89,35 @@ class BlockDataset(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def block(self, i: int) -> torch.Tensor:
+        """Block i as a (seq_len,) int64 tensor."""
         body = np.asarray(self.stream[i * (self.seq_len - 1) : (i + 1) * (self.seq_len - 1)], dtype=np.int64)
         return torch.cat([torch.tensor([self.bos]), torch.from_numpy(body)])
 
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": self.block(i), "index": torch.tensor(i)}
 
 
+class TokenBlocks(Dataset):
+    """Rows of a (n, L) token tensor as ``{"x": (L,), "index": i}``; with ``index=False`` (prompts,
+    which are not training examples) ``{"x": ...}`` only."""
 
-class _Tensors(Dataset):
-    def __init__(self, x: torch.Tensor) -> None:
-        self.x = x
+    def __init__(self, x: torch.Tensor | list[torch.Tensor], *, index: bool = True) -> None:
+        self.x, self.index = x, index
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def block(self, i: int) -> torch.Tensor:
         return self.x[i]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": self.x[i], "index": torch.tensor(i)} if self.index else {"x": self.x[i]}
 
 
 class LTMDataModule(L.LightningDataModule):
-    """Token blocks (B, seq_len) for ``fit``/``validate``/``test``, prompts for ``predict``.
+    """Batches ``{"x": (B, seq_len) tokens, "index": (B,)}`` for ``fit``/``validate``/``test``
+    (``index``: the block's position in its split), ``{"x": (1, T0) prompt}`` for ``predict``.
 
     Args:
         dataset: a registry corpus (GPT-2 BPE), ``openwebtext`` (downloads via ``datasets``; paper
@@ -143,14 +154,12 @@ class LTMDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
     ) -> None:
         super().__init__()
-        if dataset not in DatasetName.__args__:
-            raise ValueError(f"dataset={dataset!r} is not allowed; choose from {list(DatasetName.__args__)}")
+        check_choice("dataset", dataset, DatasetName.__args__)
         for name, v, lo in (("seq_len", seq_len, 2), ("batch_size", batch_size, 1), ("n_train_docs", n_train_docs, 1),
                             ("n_val_docs", n_val_docs, 1), ("prompt_len", prompt_len, 1), ("predict_count", predict_count, 1)):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name}={v!r} is not allowed; it must be an int >= {lo}")
-        if prompt_len >= seq_len:
-            raise ValueError(f"prompt_len={prompt_len} is not allowed; it must be < seq_len={seq_len}")
+            check_int(name, v, low=lo)
+        check_int("eval_batch_size", eval_batch_size, low=1, allow_none=True)
+        require("prompt_len", prompt_len, prompt_len < seq_len, f"it must be < seq_len={seq_len}")
         self.save_hyperparameters()
         self.eval_batch_size = eval_batch_size or batch_size
         self.splits: dict[str, Dataset] = {}
@@ -196,7 +205,7 @@ class LTMDataModule(L.LightningDataModule):
                                    ("test", hp.n_val_docs, hp.corpus_seed + 3)):
                 docs, _ = self.corpus.sample(n, hp.seq_len - 1, seed)
                 x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, L)
-                self.splits[split] = _Tensors(x)
+                self.splits[split] = TokenBlocks(x)
             return
         for split in self._text_splits():
             path = tokenize_to_shard(hp.dataset, split, hp.cache_dir)
@@ -227,7 +236,7 @@ class LTMDataModule(L.LightningDataModule):
         if hp.dataset == "latent-topic":
             self.setup()
             x = self.splits["validation"].x[: hp.predict_count, : hp.prompt_len]
-            return DataLoader(_Tensors(x), batch_size=1)
+            return DataLoader(TokenBlocks(x, index=False), batch_size=1)
         if hp.predict_prompts:
             from .tokenizer import gpt2_tokenizer
 
@@ -235,4 +244,4 @@ class LTMDataModule(L.LightningDataModule):
             prompts = [torch.tensor([BOS_ID, *tok.encode(p)]) for p in hp.predict_prompts]
         else:
             prompts = [torch.tensor([BOS_ID])] * hp.predict_count
-        return DataLoader(_Tensors(prompts), batch_size=1)
+        return DataLoader(TokenBlocks(prompts, index=False), batch_size=1)

@@ -24,15 +24,15 @@ __all__ = ["block_scores", "lambada_accuracy", "zero_shot_blocks", "zero_shot_pp
 def block_scores(module, blocks: Tensor, *, batch_size: int = 8, steps: int | None = None) -> dict[str, float]:
     """Bound on -log p per block (B,) -> mean per-block PPL (the paper's average) and token-level PPL.
 
-    LTM: exp((NLL + KL) / N) with ``steps`` inner steps on each block (default: eval_inner_steps).
-    GPT: exp(NLL / N).
+    ``blocks`` (n, T) token ids. LTM: the ELBO-PPL exp((NLL + KL) / N) >= PPL, q fitted with
+    ``steps`` inner steps on each block (default: ``fast.eval_steps``). GPT: exp(NLL / N).
     """
     module.eval()
     per_block = []
     for i in range(0, len(blocks), batch_size):
         x = blocks[i : i + batch_size].to(module.device)
         if isinstance(module, LTMModule):
-            local = module.fit_local(x, module.eval_steps if steps is None else steps)
+            local = module.fit_local(x, module.fast.eval_steps_or_steps if steps is None else steps)
             with torch.no_grad():
                 nll, kl = module.elbo_terms(x, local)
             per_block.append(nll + kl)

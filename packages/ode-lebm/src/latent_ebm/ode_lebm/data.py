@@ -18,12 +18,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.data import EpochShuffle
 from latent_ebm.ode_lebm.hopper import hopper_sequences
 from latent_ebm.ode_lebm.systems import Sequences, damped_oscillators, lotka_volterra, sinusoids
 from latent_ebm.ode_lebm.video import bouncing_balls, rotating_images
 
-__all__ = ["DATASETS", "SequenceDataModule", "SequenceDataset", "make_sequences"]
+__all__ = ["DATASETS", "ODELEBMDataModule", "SequenceDataset", "make_sequences"]
 
 DatasetName = Literal["sinusoids", "damped_oscillators", "lotka_volterra", "bouncing_balls",
                       "rotating_mnist", "hopper"]
@@ -66,8 +67,7 @@ def _rot(n: int, steps: int, seed: int, noise: float | None, shifted: bool, stat
 
 def _hopper(n: int, steps: int, seed: int, noise: float | None, shifted: bool, static: bool,
             dt: float | None = None, **ranges: tuple[float, float]) -> Sequences:
-    if ranges:
-        raise ValueError(f"ranges={ranges} is invalid for hopper; it takes no parameter ranges")
+    require("ranges", ranges, not ranges, "hopper takes no parameter ranges")
     # One point every 4 control steps (40 ms). Min-max bounds come from a fixed reference set of
     # 256 trajectories x 200 steps (Rubanova et al.'s length), so every split is scaled alike.
     _, bounds = hopper_sequences(256, 200, every=1, seed=1234)
@@ -95,10 +95,8 @@ def make_sequences(name: str, n: int, n_steps: int, *, seed: int = 0, noise_std:
     the dataset's time step (not for hopper, whose step is fixed by the simulator); ``ranges``
     overrides keyword arguments of the generator (e.g. ``{"frequency": (1.0, 1.5)}``) for the
     training distribution (a shifted set keeps its own changed ranges)."""
-    if name not in DATASETS:
-        raise ValueError(f"dataset={name!r} is invalid; allowed: {sorted(DATASETS)}")
-    if n < 1:
-        raise ValueError(f"n={n} is invalid; need n >= 1")
+    check_choice("name", name, sorted(DATASETS))
+    check_int("n", n, low=1)
     return DATASETS[name][0](n, n_steps, seed, noise_std, shifted, static, dt, **(ranges or {}))
 
 
@@ -122,10 +120,8 @@ def observation_masks(n: int, n_steps: int, window: int, fraction: float,
     """(mask, interp_mask, extrap_mask), each (n, n_steps): a random ``fraction`` of the first
     ``window`` points observed (at least one), the others of the window held out, the rest
     after the window extrapolated."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction={fraction} is invalid; need 0 < fraction <= 1")
-    if not 1 <= window <= n_steps:
-        raise ValueError(f"window={window} is invalid; need 1 <= window <= n_steps={n_steps}")
+    check_real("fraction", fraction, low=0.0, low_open=True, high=1.0)
+    check_int("window", window, low=1, high=n_steps)
     k = max(1, round(fraction * window))
     ranks = torch.rand(n, window, generator=gen).argsort(1)
     in_win = torch.zeros(n, window).scatter_(1, ranks[:, :k], 1.0)
@@ -140,7 +136,7 @@ def observation_masks(n: int, n_steps: int, window: int, fraction: float,
 
 
 
-class SequenceDataModule(L.LightningDataModule):
+class ODELEBMDataModule(L.LightningDataModule):
     """Train / val / test splits of one generated dataset (all offline, seeded).
 
     ``test_shift="dynamics"`` makes val and test use changed dynamics (parameter ranges outside
@@ -169,23 +165,26 @@ class SequenceDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset={dataset!r} is invalid; allowed: {sorted(DATASETS)}")
-        if not 2 <= train_steps <= test_steps:
-            raise ValueError(f"train_steps={train_steps}, test_steps={test_steps} invalid; "
-                             "need 2 <= train_steps <= test_steps")
-        if test_shift not in ("none", "dynamics"):
-            raise ValueError(f"test_shift={test_shift!r} is invalid; allowed: 'none', 'dynamics'")
-        if batch_size < 1:
-            raise ValueError(f"batch_size={batch_size} is invalid; need >= 1")
+        check_choice("dataset", dataset, sorted(DATASETS))
+        for name, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("batch_size", batch_size)):
+            check_int(name, value, low=1)
+        check_int("train_steps", train_steps, low=2)
+        check_int("test_steps", test_steps, low=2)
+        require("test_steps", test_steps, test_steps >= train_steps,
+                f"the test horizon must be at least the training one, train_steps={train_steps}")
+        check_real("obs_fraction", obs_fraction, low=0.0, low_open=True, high=1.0)
+        check_real("test_obs_fraction", test_obs_fraction, low=0.0, low_open=True, high=1.0)
+        check_real("noise_std", noise_std, low=0.0, allow_none=True)
+        check_real("dt", dt, low=0.0, low_open=True, allow_none=True)
+        check_choice("test_shift", test_shift, ("none", "dynamics"))
+        check_int("num_workers", num_workers, low=0)
         self.obs_kind = DATASETS[dataset][1]
 
     def split(self, name: Literal["train", "val", "test", "ood"]) -> SequenceDataset:
         """Build one split; ``ood`` is the test split with changed dynamics."""
         h = self.hparams
         offsets = {"train": 0, "val": 1, "test": 2, "ood": 3}
-        if name not in offsets:
-            raise ValueError(f"split={name!r} is invalid; allowed: {sorted(offsets)}")
+        check_choice("split", name, sorted(offsets))
         seed = h.seed * 10 + offsets[name]
         n = {"train": h.n_train, "val": h.n_val, "test": h.n_test, "ood": h.n_test}[name]
         shifted = name == "ood" or (name != "train" and h.test_shift == "dynamics")

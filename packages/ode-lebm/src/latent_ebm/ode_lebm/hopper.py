@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latent_ebm.core.checks import check_int
 from latent_ebm.ode_lebm.systems import Sequences, time_grid
 
 __all__ = ["HOPPER_XML", "hopper_sequences"]
@@ -105,8 +106,10 @@ def hopper_sequences(
     that a test set is normalised like its training set. Returns (sequences, bounds);
     t is in control steps / 100 (one unit = 100 steps), params: (N, 1) the trajectory index.
     """
-    if n < 1 or n_steps < 2 or every < 1:
-        raise ValueError(f"n={n}, n_steps={n_steps}, every={every} invalid; need n>=1, n_steps>=2, every>=1")
+    check_int("n", n, low=1)
+    check_int("n_steps", n_steps, low=2)
+    check_int("every", every, low=1)
+    check_int("substeps", substeps, low=1)
     key = hashlib.sha256(f"{HOPPER_XML}|{n}|{n_steps}|{substeps}|{seed}|{gravity}".encode()).hexdigest()[:16]
     path = _cache_dir() / f"hopper-{key}.npy"
     if cache and path.exists():

@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from latent_ebm.core.checks import check_int, check_real
+from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import SeededModule
 from latent_ebm.core.nn import gaussian_kl
-from latent_ebm.ode_lebm.networks import Activation, LatentODE, ODEFunc, mlp
+from latent_ebm.ode_lebm.nets import Activation, LatentODE, ODEFunc, mlp
 from latent_ebm.ode_lebm.sequence import (
     Batch,
     Likelihood,
@@ -111,6 +111,15 @@ class LatentODEVAE(SeededModule):
         self.save_hyperparameters()
         check_real("obs_sigma", obs_sigma, low=0.0, low_open=True)
         check_int("latent_dim", latent_dim, low=1)
+        for name, value in (("obs_dim", obs_dim), ("frame_size", frame_size), ("channels", channels),
+                            ("encoder_hidden", encoder_hidden), ("ode_hidden", ode_hidden),
+                            ("emission_hidden", emission_hidden)):
+            check_int(name, value, low=1)
+        check_int("ode_layers", ode_layers, low=0)
+        check_int("emission_layers", emission_layers, low=0)
+        check_int("kl_warmup_steps", kl_warmup_steps, low=0)
+        check_real("lr", lr, low=0.0, low_open=True)
+        check_choice("likelihood", likelihood, ("gaussian", "bernoulli"))
         self.dynamics = LatentODE(ODEFunc(latent_dim, ode_hidden, ode_layers, ode_act, time_dependent),
                                   method=ode_method, step_size=ode_step_size, adjoint=adjoint)
         self.emission, self.obs_shape = build_emission(obs, latent_dim, obs_dim, frame_size, channels,
@@ -156,15 +165,14 @@ class LatentODEVAE(SeededModule):
     @torch.no_grad()
     def ood_score(self, batch: Batch, kind: str = "posterior") -> torch.Tensor:
         """Negative ELBO per observed point (higher = more anomalous) -> [B]."""
-        if kind != "posterior":
-            raise ValueError(f"kind={kind!r} is not allowed; the latent ODE scores by 'posterior' (-ELBO)")
+        require("kind", kind, kind == "posterior", "the latent ODE scores by 'posterior' (-ELBO)")
         x, t, mask = observed_window(*check_batch(batch, self.obs_shape))
         ll, kl = self.elbo(x, t, mask)
         return -(ll - kl) / mask.sum(1)
 
     @torch.no_grad()
     def analyse(self, batch: Batch, t_query: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{pred, score_posterior}, as ODELEBM.analyse."""
+        """{pred, score_posterior}, as ODELEBMModule.analyse."""
         return {"pred": self.predict_trajectory(batch, t_query), "score_posterior": self.ood_score(batch)}
 
     def _eval_step(self, batch: Batch, stage: str) -> None:

@@ -2,7 +2,9 @@
 by maximum likelihood with short-run Langevin and no inference network.
 
 Cheng, Kong, Xie, Lee, Wu, Yang, "Latent Space Energy-based Neural ODEs", TMLR 2025
-(arXiv 2409.03845), sec. 3:
+(arXiv 2409.03845). Only the paper's abstract could be read, not its body, so no equation or
+section number is cited: each docstring names the term of the model it implements, and the
+README's equation table maps every term to its code.
     u = (z_s, z_d(t0)) ~ p_α(u) ∝ exp(f_α(u)) N(u; 0, σ0² I)          (energy-based prior)
     dz_d/dt = h_θ(z_d, t),  z_d(t_i) = ODESolve(h_θ, z_d(t0), t0 -> t_i)   (latent dynamics)
     x_{t_i} ~ N(g_β(z_s, z_d(t_i)), σ² I)  (or Bernoulli(sigmoid g_β) for frames)   (emission)
@@ -10,7 +12,8 @@ Learning (the group's latent-EBM rule, Pang et al. 2020, eq. 4-6): posterior sam
 u ~ p(u | x) by Langevin on E(u) = -log p(x | u) + E_α(u) through the ODE solve; prior samples by
 Langevin on E_α; generator/ODE ascend log p(x | u_post); α descends f(u_prior) - f(u_post).
 ``prior="gaussian"`` is the ablation with p(u) = N(0, σ0² I) (no prior learning).
-``static_dim=0`` gives the plain model; > 0 the disentangled one.
+``static_dim=0`` gives the plain model; > 0 the disentangled one (Cheng et al. 2025's static
+factor z_s, time-invariant, and dynamic state z_d, the only part the ODE moves).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from latent_ebm.core.checks import check_choice, check_int, check_real
 from latent_ebm.core.lightning import ChainConfig, LatentEBMModule, OptimConfig
 from latent_ebm.core.priors import EnergyPrior, GaussianPrior
 from latent_ebm.core.samplers import LangevinSchedule
-from latent_ebm.ode_lebm.networks import Activation, LatentODE, ODEFunc
+from latent_ebm.ode_lebm.nets import Activation, LatentODE, ODEFunc
 from latent_ebm.ode_lebm.sequence import (
     Batch,
     Likelihood,
@@ -37,7 +40,7 @@ from latent_ebm.ode_lebm.sequence import (
     prediction_errors,
 )
 
-__all__ = ["ODELEBM"]
+__all__ = ["ODELEBMModule"]
 
 # Reference step sizes of the group's latent-EBM code (Pang et al. 2020, bpucla/latent-space-EBM-prior):
 # posterior 20 steps of 0.1, prior 60 steps of 0.4. Evaluation runs longer chains from noise.
@@ -50,7 +53,7 @@ GENERATOR_OPTIM = OptimConfig(lr=1e-3, algorithm="adam", betas=(0.5, 0.999), gra
 PRIOR_OPTIM = OptimConfig(lr=1e-4, algorithm="adam", betas=(0.5, 0.999), grad_clip=10.0)
 
 
-class ODELEBM(LatentEBMModule):
+class ODELEBMModule(LatentEBMModule):
     """ODE-LEBM (and its Gaussian-prior ablation) on the core's :class:`LatentEBMModule`.
 
     The core runs the learning rule (posterior and prior Langevin, one update of both
@@ -109,6 +112,12 @@ class ODELEBM(LatentEBMModule):
         check_int("latent_dim", latent_dim, low=1)
         check_int("static_dim", static_dim, low=0)
         check_int("eval_chains", eval_chains, low=1)
+        for name, value in (("obs_dim", obs_dim), ("frame_size", frame_size), ("channels", channels),
+                            ("prior_hidden", prior_hidden), ("ode_hidden", ode_hidden),
+                            ("emission_hidden", emission_hidden)):
+            check_int(name, value, low=1)
+        check_int("ode_layers", ode_layers, low=0)
+        check_int("emission_layers", emission_layers, low=0)
         check_choice("prior", prior, ("ebm", "gaussian"))
         check_choice("likelihood", likelihood, ("gaussian", "bernoulli"))
         check_choice("eval_prediction", eval_prediction, ("mean", "best"))
@@ -118,23 +127,27 @@ class ODELEBM(LatentEBMModule):
             method=ode_method, step_size=ode_step_size, adjoint=adjoint)
         self.emission, self.obs_shape = build_emission(
             obs, self.u_dim, obs_dim, frame_size, channels, emission_hidden, emission_layers)
+        # p_α(u) ∝ exp(f_α(u)) N(u; 0, σ0² I), Cheng et al. 2025's energy-based prior (core's EnergyPrior)
         self.prior = (EnergyPrior(self.u_dim, hidden=prior_hidden, sigma=prior_sigma, schedule=self.prior_schedule)
                       if prior == "ebm" else GaussianPrior(self.u_dim, sigma=prior_sigma))
         self._infer_nfe = 0  # solver evaluations of the last single-chain inference (logged)
 
     # ---- the generative model ------------------------------------------------------------
     def trajectory(self, u: torch.Tensor, t: torch.Tensor, *, check: bool = True) -> torch.Tensor:
-        """u (B, S + D) -> z (B, T, S + D): z_s repeated, z_d solved by the ODE from t[0]."""
+        """u (B, S + D) -> z (B, T, S + D): z_s repeated, z_d(t_i) = ODESolve(h_θ, z_d(t0), t0 -> t_i)
+        from t0 = t[0] (Cheng et al. 2025: latent dynamics; the disentangled variant's static z_s)."""
         zs, zd0 = u.split([self.hparams.static_dim, self.hparams.latent_dim], -1)
         zd = self.dynamics(zd0, t, check=check)  # (B, T, D)
         return torch.cat([zs[:, None].expand(-1, zd.shape[1], -1), zd], -1)
 
     def decode(self, u: torch.Tensor, t: torch.Tensor, *, check: bool = True) -> torch.Tensor:
-        """Emission output (means or logits) at every t: (B, T, *obs_shape)."""
+        """Emission g_β(z_s, z_d(t_i)) at every t (Cheng et al. 2025: neural emission model): means
+        or logits, (B, T, *obs_shape)."""
         return self.emission(self.trajectory(u, t, check=check))
 
     def log_likelihood(self, obs: Batch, z: torch.Tensor) -> torch.Tensor:
-        """log p(x | u) over the observed points (``obs["mask"]``) -> [B]."""
+        """log p_β(x | u) = Σ_i log N(x_{t_i}; g_β(z(t_i)), σ² I) over the observed points
+        (``obs["mask"]``) -> [B] (Cheng et al. 2025: emission model; Bernoulli for frames is ours)."""
         return log_likelihood(obs["x"], self.decode(z, obs["t"], check=False), obs["mask"],
                               self.hparams.likelihood, self.hparams.obs_sigma)
 
@@ -153,8 +166,9 @@ class ODELEBM(LatentEBMModule):
     def infer(self, batch: Batch, *, schedule: LangevinSchedule | None = None, u0: torch.Tensor | None = None,
               n_chains: int = 1, generator: torch.Generator | None = None, idx: torch.Tensor | None = None,
               diagnostics: Any = None) -> torch.Tensor:
-        """u ~ p(u | x) by Langevin through the ODE solve (Cheng et al. 2025, sec. 3.2) on the
-        points ``batch["mask"]`` marks: (B, U).
+        """u ~ p(u | x) by Langevin on E(u | x) = -log p_β(x | u) + E_α(u), back-propagating
+        through the ODE solve (Cheng et al. 2025: posterior sampling by MCMC, no inference
+        network), on the points ``batch["mask"]`` marks: (B, U).
 
         With ``n_chains`` > 1 each sequence runs that many chains and keeps the one of lowest
         final energy E(u | x).
@@ -189,17 +203,18 @@ class ODELEBM(LatentEBMModule):
     def predict_trajectory(self, batch: Batch, t_query: torch.Tensor | None = None) -> torch.Tensor:
         """Infer u from the observed points (``mask``), integrate to ``t_query`` (default the
         batch's t), decode the observation mean, averaged over the posterior chains
-        (``eval_prediction``): (B, T_query, *obs_shape)."""
+        (``eval_prediction``): (B, T_query, *obs_shape). Cheng et al. 2025's interpolation and
+        extrapolation; averaging over chains is ours."""
         return self.analyse(batch, t_query)["pred"]
 
     @torch.no_grad()
     def ood_score(self, batch: Batch, kind: Literal["prior", "posterior"] = "posterior") -> torch.Tensor:
-        """Energy of the inferred latent (higher = more anomalous) -> [B].
+        """Energy of the inferred latent (higher = more anomalous) -> [B]. Cheng et al. 2025 detect
+        OOD sequences by energy; which energy could not be read, these two scores are ours.
 
         ``prior``: E_α(u_post); ``posterior``: E(u_post | x) per observed point.
         """
-        if kind not in ("prior", "posterior"):
-            raise ValueError(f"kind={kind!r} is not allowed; use 'prior' or 'posterior'")
+        check_choice("kind", kind, ("prior", "posterior"))
         return self.analyse(batch)[f"score_{kind}"]
 
     @torch.no_grad()

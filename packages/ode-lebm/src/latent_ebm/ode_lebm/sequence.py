@@ -17,7 +17,8 @@ from typing import Literal
 import torch
 import torch.nn as nn
 
-from latent_ebm.ode_lebm.networks import (
+from latent_ebm.core.checks import check_choice, not_allowed, require
+from latent_ebm.ode_lebm.nets import (
     ConvEmission,
     MLPEmission,
     bernoulli_log_lik,
@@ -35,36 +36,40 @@ Likelihood = Literal["gaussian", "bernoulli"]
 
 def check_batch(batch: Batch, obs_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate a batch; return (x (B, T, *obs_shape) with unobserved entries zeroed, t (T,),
-    mask (B, T) float). Raises ValueError naming the offending key."""
-    if not isinstance(batch, dict) or "x" not in batch or "t" not in batch:
-        raise ValueError(f"batch must be a dict with keys 'x', 't' (and 'mask'); got {type(batch).__name__}"
-                         + (f" with keys {sorted(batch)}" if isinstance(batch, dict) else ""))
+    mask (B, T) float). Raises ValueError naming the offending key, shape or entry
+    (``x.shape=(3, 6, 2) is not allowed; ...``, ``x[1, 2]=nan is not allowed; ...``)."""
+    if not isinstance(batch, dict):
+        raise not_allowed("type(batch)", type(batch).__name__, "it must be a dict with keys 'x', 't' (and 'mask')")
+    require("sorted(batch)", sorted(batch), "x" in batch and "t" in batch, "it must hold 'x' and 't' (and 'mask')")
     x, t = batch["x"], batch["t"]
-    if x.ndim != 2 + len(obs_shape) or tuple(x.shape[2:]) != tuple(obs_shape):
-        raise ValueError(f"x has shape {tuple(x.shape)}; expected (B, T, {', '.join(map(str, obs_shape))})")
+    require("x.shape", tuple(x.shape), x.ndim == 2 + len(obs_shape) and tuple(x.shape[2:]) == tuple(obs_shape),
+            f"it must be (B, T, {', '.join(map(str, obs_shape))})")
     if t.ndim == 2:
-        if t.shape[0] != x.shape[0] or not (t == t[:1]).all():
-            raise ValueError(
-                f"t has shape {tuple(t.shape)}; a (B, T) t must repeat one time grid on every row "
-                "(irregular sampling is expressed with mask)"
-            )
+        require("t.shape", tuple(t.shape), t.shape[0] == x.shape[0], f"a (B, T) t must have B = x.shape[0] = {x.shape[0]}")
+        differ = (t != t[:1]).any(1).nonzero()
+        if len(differ):
+            i = int(differ[0])
+            raise not_allowed(f"t[{i}]", t[i].tolist()[:8], f"a (B, T) t must repeat one time grid on every row "
+                              f"(t[0]={t[0].tolist()[:8]}); irregular sampling is expressed with mask")
         t = t[0]
     check_times(t, "t")
-    if t.shape[0] != x.shape[1]:
-        raise ValueError(f"t has {t.shape[0]} time points but x has T={x.shape[1]} (x {tuple(x.shape)})")
+    require("t.shape", tuple(t.shape), t.shape[0] == x.shape[1], f"it must be (T,) with T = x.shape[1] = {x.shape[1]}")
     mask = batch.get("mask")
     if mask is None:
         mask = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-    if tuple(mask.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"mask has shape {tuple(mask.shape)}; expected (B, T) = {tuple(x.shape[:2])}")
+    require("mask.shape", tuple(mask.shape), tuple(mask.shape) == tuple(x.shape[:2]),
+            f"it must be (B, T) = {tuple(x.shape[:2])}")
     mask = mask.to(x.dtype)
     observed = mask.view(*mask.shape, *([1] * len(obs_shape))).bool().expand_as(x)
-    if not torch.isfinite(x[observed]).all():
-        raise ValueError(
-            "x has NaN or inf at observed positions (mask == 1); mark missing values with mask = 0"
-        )
-    if (mask.sum(1) == 0).any():
-        raise ValueError("mask has a sequence with no observed time point; every row needs at least one")
+    bad = (observed & ~torch.isfinite(x)).nonzero()
+    if len(bad):
+        where = ", ".join(str(int(i)) for i in bad[0])
+        raise not_allowed(f"x[{where}]", x[tuple(bad[0])].item(),
+                          "observed values (mask == 1) must be finite; mark missing values with mask = 0")
+    empty = (mask.sum(1) == 0).nonzero()
+    if len(empty):
+        i = int(empty[0])
+        raise not_allowed(f"mask[{i}]", mask[i].tolist()[:8], "every sequence needs at least one observed time point")
     x = torch.where(observed, x, torch.zeros_like(x))
     return x, t.to(x), mask
 
@@ -85,11 +90,10 @@ def observed_window(x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor
 def build_emission(obs: ObsKind, latent_dim: int, obs_dim: int, frame_size: int, channels: int,
                    hidden: int, n_layers: int) -> tuple[nn.Module, tuple[int, ...]]:
     """g_β and the observation shape it produces."""
-    if obs == "vector":
-        return MLPEmission(latent_dim, obs_dim, hidden, n_layers), (obs_dim,)
+    check_choice("obs", obs, ("vector", "frames"))
     if obs == "frames":
         return ConvEmission(latent_dim, channels, frame_size, width=hidden // 2), (channels, frame_size, frame_size)
-    raise ValueError(f"obs={obs!r} is invalid; allowed: 'vector', 'frames'")
+    return MLPEmission(latent_dim, obs_dim, hidden, n_layers), (obs_dim,)
 
 
 def log_likelihood(x: torch.Tensor, out: torch.Tensor, mask: torch.Tensor, likelihood: Likelihood,
@@ -122,9 +126,12 @@ def prediction_errors(pred: torch.Tensor, batch: Batch) -> dict[str, torch.Tenso
 def auroc(scores_in: torch.Tensor, scores_out: torch.Tensor) -> float:
     """P(score_out > score_in) + ½ P(tie): the AUROC of flagging ``scores_out`` as anomalous,
     from raw scores of any scale (Mann-Whitney U with average ranks for ties)."""
+    for name, scores in (("scores_in", scores_in), ("scores_out", scores_out)):
+        bad = (~torch.isfinite(scores)).nonzero()
+        if len(bad):
+            i = int(bad[0])
+            raise not_allowed(f"{name}[{i}]", scores[i].item(), "AUROC needs finite scores")
     s = torch.cat([scores_in, scores_out]).double()
-    if not torch.isfinite(s).all():
-        raise ValueError("scores contain NaN or inf; AUROC needs finite scores")
     order = s.argsort()
     ranks = torch.empty_like(s)
     ranks[order] = torch.arange(1, len(s) + 1, dtype=s.dtype)

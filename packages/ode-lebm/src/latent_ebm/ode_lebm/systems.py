@@ -4,8 +4,9 @@ Lotka-Volterra.
 Every generator is deterministic given ``seed``, returns a :class:`Sequences` on a shared time
 grid ``t`` (the irregular sub-sampling is a per-sequence mask added by the DataModule), and takes
 the ranges of its dynamical parameters as arguments, so a *changed-dynamics* test set is the same
-call with ranges outside the training ones (Cheng et al. 2025, sec. on generalisation; the
-sinusoid and Lotka-Volterra settings follow MoNODE's ``data/config.yml``, Auzina et al. 2023).
+call with ranges outside the training ones (Cheng et al. 2025 claim generalisation to new
+dynamic parameterisations; the sinusoid and Lotka-Volterra settings follow MoNODE's
+``data/config.yml``, Auzina et al. 2023).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from latent_ebm.core.checks import check_int, check_real, require
 
 __all__ = ["Sequences", "damped_oscillators", "lotka_volterra", "sinusoids", "time_grid"]
 
@@ -32,26 +35,21 @@ class Sequences:
     params: torch.Tensor
 
     def __post_init__(self) -> None:
-        if self.t.ndim != 1 or self.x.shape[1] != self.t.shape[0]:
-            raise ValueError(
-                f"x has shape {tuple(self.x.shape)} and t {tuple(self.t.shape)}; "
-                "expected x (N, T, ...) with T == len(t)"
-            )
+        require("t.shape", tuple(self.t.shape), self.t.ndim == 1, "it must be (T,)")
+        require("x.shape", tuple(self.x.shape), self.x.ndim >= 3 and self.x.shape[1] == self.t.shape[0],
+                f"it must be (N, T, ...) with T = len(t) = {self.t.shape[0]}")
 
 
 def time_grid(n_steps: int, dt: float) -> np.ndarray:
     """The regular grid 0, dt, ..., (n_steps-1)·dt."""
-    if n_steps < 2:
-        raise ValueError(f"n_steps={n_steps} is invalid; need at least 2 time points")
-    if not dt > 0:
-        raise ValueError(f"dt={dt} is invalid; need dt > 0")
+    check_int("n_steps", n_steps, low=2)
+    check_real("dt", dt, low=0.0, low_open=True)
     return np.arange(n_steps, dtype=np.float64) * dt
 
 
 def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float], n: int, name: str) -> np.ndarray:
     lo, hi = float(lo_hi[0]), float(lo_hi[1])
-    if hi < lo:
-        raise ValueError(f"{name}={lo_hi} is invalid; expected (low, high) with low <= high")
+    require(name, lo_hi, lo <= hi, "it must be a range (low, high) with low <= high")
     return rng.uniform(lo, hi, size=n)
 
 
@@ -73,8 +71,7 @@ def _rk4(f: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, t: np.ndarray, s
 
 def _pack(t: np.ndarray, x: np.ndarray, params: np.ndarray, noise_std: float,
           rng: np.random.Generator) -> Sequences:
-    if noise_std < 0:
-        raise ValueError(f"noise_std={noise_std} is invalid; need noise_std >= 0")
+    check_real("noise_std", noise_std, low=0.0)
     x = x + noise_std * rng.standard_normal(x.shape)
     return Sequences(
         t=torch.as_tensor(t, dtype=torch.float32),

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latent_ebm.core.checks import check_choice, check_int
 from latent_ebm.core.data import DatasetUnavailableError, get_file
 from latent_ebm.ode_lebm.systems import Sequences, time_grid
 
@@ -37,10 +38,8 @@ def bouncing_balls(
 
     ``speed`` is in pixels per time unit (times 0, dt, 2dt, ...). params: (N, 1) = mean speed.
     """
-    if size < 8:
-        raise ValueError(f"size={size} is invalid; need size >= 8 pixels")
-    if n_balls < 1:
-        raise ValueError(f"n_balls={n_balls} is invalid; need n_balls >= 1")
+    check_int("size", size, low=8)
+    check_int("n_balls", n_balls, low=1)
     rng = np.random.default_rng(seed)
     t = time_grid(n_steps, dt)
     lo, hi = radius, size - radius
@@ -114,8 +113,7 @@ def rotating_images(
     ``source``: "mnist" (falls back to generated shapes offline) or "shapes".
     params: (N, 2) = (ω, θ0).
     """
-    if source not in ("mnist", "shapes"):
-        raise ValueError(f"source={source!r} is invalid; allowed: 'mnist', 'shapes'")
+    check_choice("source", source, ("mnist", "shapes"))
     rng = np.random.default_rng(seed)
     t = time_grid(n_steps, dt)
     pool = load_mnist_digits(digit) if source == "mnist" else None

@@ -8,11 +8,13 @@ import importlib.metadata
 import os
 import sys
 from contextlib import ExitStack
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from ._configs import available_configs, resolve_config, resolve_config_args
+from ._errors import DEBUG_ENV, UsageError
 
-__all__ = ["available_configs", "installed_methods", "main", "resolve_config", "umbrella"]
+__all__ = ["UsageError", "available_configs", "installed_methods", "main", "resolve_config", "umbrella"]
 
 METHODS_GROUP = "latent_ebm.methods"
 
@@ -37,12 +39,17 @@ def main(
     ``last.ckpt`` under ``runs/<method>``, a rich progress bar on terminals, seed 0.
     ``cli_kwargs`` go to ``LightningCLI`` (e.g. ``run=False``).
     """
-    from ._lightning import SEED_DEFAULT, LatentEBMCLI, trainer_defaults
+    from ._lightning import SEED_DEFAULT, LatentEBMCLI, default_root_dir, trainer_defaults
 
+    parser_kwargs = cli_kwargs.setdefault("parser_kwargs", {})
+    parser_kwargs.setdefault("exit_on_error", False)  # errors reach _errors, said in one line
+    parser_kwargs.setdefault("allow_abbrev", False)  # --trainer.max_step is not --trainer.max_steps
     cli_kwargs.setdefault("trainer_defaults", trainer_defaults(model_class, config_package))
     cli_kwargs.setdefault("seed_everything_default", SEED_DEFAULT)
     cli_kwargs.setdefault("save_config_kwargs", {"overwrite": True})
     saved_argv = sys.argv
+    prog = "latent-ebm-" + Path(default_root_dir(model_class, config_package)).name.replace("_", "-")
+    user_args = list(saved_argv[1:]) if args is None else (list(args) if not isinstance(args, dict) else [])
     with ExitStack() as stack:
         try:
             if (
@@ -55,14 +62,24 @@ def main(
             elif not isinstance(args, dict):
                 args = resolve_config_args(list(args), config_package, stack)
         except ValueError as err:
-            raise SystemExit(f"error: {err}") from None
+            _exit_usage(str(err))
         if return_cli is None:
             return_cli = args is not None
         try:
-            cli = LatentEBMCLI(model_class, datamodule_class, args=args, **cli_kwargs)
+            cli = LatentEBMCLI(model_class, datamodule_class, args=args, prog=prog, user_args=user_args, **cli_kwargs)
             return cli if return_cli else None
+        except UsageError as err:
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            _exit_usage(str(err))
         finally:
             sys.argv = saved_argv
+
+
+def _exit_usage(message: str) -> NoReturn:
+    """``error: <message>`` on stderr and exit status 2 (``LATENT_EBM_DEBUG=1`` shows tracebacks)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def installed_methods() -> dict[str, importlib.metadata.EntryPoint]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import (
+    BasePredictionWriter,
     Callback,
     ModelCheckpoint,
     ProgressBar,
@@ -16,6 +20,20 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from latent_ebm.core.callbacks import IntervalCheckpoint, PredictionWriter, RunSummary
+from latent_ebm.core.data import DatasetUnavailableError
+
+from ._errors import (
+    UsageError,
+    checkpoint_error,
+    describe_argument_error,
+    name_the_option,
+    one_line,
+    option_names,
+    owner_of,
+)
 
 __all__ = ["LatentEBMCLI", "default_root_dir", "trainer_defaults"]
 
@@ -42,6 +60,18 @@ def trainer_defaults(model_class: type, config_package: object = None) -> dict[s
     return {"inference_mode": False, "default_root_dir": root}
 
 
+def newest_last_checkpoint(root: Path) -> Path | None:
+    """The most recently written ``last*.ckpt`` under ``<root>/checkpoints`` (one folder per run)."""
+    found = [p for p in (root / "checkpoints").rglob("last*.ckpt") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
+def next_version(folder: Path) -> int:
+    """The first N with no ``<folder>/version_N`` (Lightning's loggers count the same way)."""
+    taken = {int(p.name.split("_", 1)[1]) for p in folder.glob("version_*") if p.name.split("_", 1)[1].isdigit()}
+    return max(taken, default=-1) + 1
+
+
 def _stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
@@ -52,21 +82,93 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+@rank_zero_only
+def _warn_rank_zero(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def user_command(prog: str, argv: list[str]) -> str:
+    """The command the user ran, without the subcommand's ``--ckpt_path`` (for "next" hints)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--ckpt_path":
+            skip = True
+            continue
+        if a.startswith("--ckpt_path="):
+            continue
+        out.append(a if a and " " not in a else repr(a))
+    return " ".join([prog, *out])
+
+
 class LatentEBMCLI(LightningCLI):
     """LightningCLI with the suite's defaults filled in when the config leaves them unset.
 
     - ``logger`` null/true -> TensorBoard (``<root>/tensorboard``) and CSV (``<root>/csv``).
-    - no ``ModelCheckpoint`` -> one in ``<root>/checkpoints`` keeping ``last.ckpt``, so
-      ``fit --ckpt_path last`` resumes the latest run.
+    - no ``ModelCheckpoint`` -> one in ``<root>/checkpoints/version_N`` (N: the run's, as the
+      loggers') keeping ``last.ckpt``; ``--ckpt_path last`` means the newest run's last.ckpt,
+      and the checkpoint's saved settings configure the model.
     - no progress bar callback -> ``RichProgressBar`` on a terminal, ``TQDMProgressBar`` in logs.
     """
 
+    def __init__(self, *args: Any, prog: str = "latent-ebm", user_args: list[str] | None = None, **kwargs: Any) -> None:
+        self.prog, self.user_args = prog, list(user_args or [])
+        super().__init__(*args, **kwargs)
+
+    # ---- errors a user can act on (see _errors.py) ----------------------------------------------
+    def _options(self) -> list[str]:
+        parsers = [self.parser, *getattr(self, "_subcommand_parsers", {}).values()]
+        keys = [opt.lstrip("-") for p in parsers for opt in getattr(p, "_option_string_actions", {})]
+        return option_names(k for k in keys if "." in k or k in ("ckpt_path", "config"))
+
+    def _argv(self) -> list[str]:
+        return [str(a) for a in (self._args if isinstance(self._args, list | tuple) else sys.argv[1:])]
+
+    def _usage_error(self, err: BaseException) -> UsageError:
+        if isinstance(err, ArgumentError):
+            return UsageError(describe_argument_error(str(err), self._options()))
+        if isinstance(err, DatasetUnavailableError):
+            return UsageError(one_line(str(err)))
+        return UsageError(name_the_option(str(err), self._options(), self._argv(), owner_of(err.__traceback__)))
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        self._args = args
+        try:
+            super().parse_arguments(parser, args)
+        except (ArgumentError, ValueError) as err:
+            raise self._usage_error(err) from err
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's (the checkpoint's saved hyperparameters configure the model), after
+        ``last`` is resolved to the newest run's last checkpoint; a missing or unreadable
+        checkpoint is said in one line."""
+        sub = self.config.get("subcommand")
+        path = self.config[sub].get("ckpt_path") if sub else None
+        if path == "last":
+            root = Path(self.config[sub].get("trainer", {}).get("default_root_dir") or ".")
+            found = newest_last_checkpoint(root)
+            if found is None:
+                raise UsageError(f"ckpt_path='last' is not allowed; no run under {root} has saved a last.ckpt "
+                                 f"(looked in {root / 'checkpoints'})")
+            path = self.config[sub]["ckpt_path"] = str(found)
+        if path and not Path(path).is_file():
+            raise UsageError(f"ckpt_path={path!r} is not allowed; no such file")
+        try:
+            super()._parse_ckpt_path()
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+            raise UsageError(checkpoint_error(str(path), err)) from err
+
     def instantiate_classes(self) -> None:
-        """As LightningCLI's, then keep Lightning from refusing to log a run whose model and data
-        share a setting name with different values (``seed`` of the sampler vs of the data
-        split): the data's settings stay in the run's ``config.yaml`` and out of the logger's
-        merged hyperparameters."""
-        super().instantiate_classes()
+        """As LightningCLI's (bad values said in one line), then keep Lightning from refusing to
+        log a run whose model and data share a setting name with different values (``seed`` of
+        the sampler vs of the data split): the data's settings stay in the run's ``config.yaml``
+        and out of the logger's merged hyperparameters."""
+        try:
+            super().instantiate_classes()
+        except (ValueError, DatasetUnavailableError) as err:
+            raise self._usage_error(err) from err
         model, data = getattr(self, "model", None), getattr(self, "datamodule", None)
         if model is None or data is None:
             return
@@ -74,22 +176,47 @@ class LatentEBMCLI(LightningCLI):
         if any(k in mh and mh[k] != v for k, v in dh.items()):
             data._log_hyperparams = False
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run it; bad values found while running (data, shapes) are said in one line; evaluating
+        without a checkpoint is said loudly."""
+        if subcommand != "fit" and not self.config[subcommand].get("ckpt_path"):
+            _warn_rank_zero(f"warning: {subcommand} without --ckpt_path runs the model as constructed, "
+                            "UNTRAINED; give --ckpt_path last (the newest run) or a checkpoint's path")
+        try:
+            super()._run_subcommand(subcommand)
+        except (ValueError, DatasetUnavailableError) as err:
+            raise self._usage_error(err) from err
+
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
+        """Checkpoints load with ``weights_only=True`` unless the user asks otherwise."""
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if "weights_only" in self._subcommand_method_arguments[subcommand] and kwargs.get("weights_only") is None:
+            kwargs["weights_only"] = True
+        return kwargs
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         extra = [
             self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys
         ]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         root = Path(config.get("default_root_dir") or ".")
+        version = max(next_version(root / "tensorboard"), next_version(root / "csv"), next_version(root / "checkpoints"))
         if config.get("logger") in (None, True):
             config["logger"] = [
-                TensorBoardLogger(save_dir=root, name="tensorboard"),
-                CSVLogger(save_dir=root, name="csv"),
+                TensorBoardLogger(save_dir=root, name="tensorboard", version=version),
+                CSVLogger(save_dir=root, name="csv", version=version),
             ]
         callbacks: list[Callback] = _as_list(config.get("callbacks")) + extra
         if config.get("enable_checkpointing", True) is not False and not any(
             isinstance(c, ModelCheckpoint) for c in callbacks
         ):
-            callbacks.append(ModelCheckpoint(dirpath=root / "checkpoints", save_last=True))
+            run_dir = root / "checkpoints" / f"version_{version}"
+            callbacks += [ModelCheckpoint(dirpath=run_dir, save_last=True), IntervalCheckpoint(run_dir)]
+        else:
+            run_dir = None
+        if not any(isinstance(c, BasePredictionWriter) for c in callbacks):
+            callbacks.append(PredictionWriter(root / "predictions" / f"version_{version}"))
+        callbacks.append(RunSummary(user_command(self.prog, self.user_args), run_dir))
         if config.get("enable_progress_bar", True) is not False and not any(
             isinstance(c, ProgressBar) for c in callbacks
         ):

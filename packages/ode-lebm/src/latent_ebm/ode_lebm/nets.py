@@ -1,8 +1,11 @@
 """Networks of ODE-LEBM: the latent dynamics h(z, t) solved with torchdiffeq, and the
 emissions g(z_t) (MLP for state vectors, transposed-conv decoder for frames).
 
-Cheng et al. 2025, sec. 3: dz/dt = h_θ(z, t); x_{t_i} = g_β(z_{t_i}) + ε. In the disentangled
-variant only the dynamic part z_d follows the ODE and g reads (z_s, z_d(t)).
+Cheng et al., "Latent Space Energy-based Neural ODEs", TMLR 2025 (arXiv 2409.03845): latent
+dynamics dz/dt = h_θ(z, t), z(t_i) = ODESolve(h_θ, z(t0), t0 -> t_i), and emission
+x_{t_i} = g_β(z(t_i)) + ε, ε ~ N(0, σ² I). In the disentangled variant only the dynamic part z_d
+follows the ODE and g reads (z_s, z_d(t)). Only the paper's abstract could be read: the terms
+are cited by name, not by equation number.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import torch.nn as nn
 from torchdiffeq import odeint, odeint_adjoint
 from torchdiffeq._impl.odeint import SOLVERS
 
+from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed, require
+
 __all__ = ["ConvEmission", "LatentODE", "MLPEmission", "ODEFunc", "check_times", "mlp"]
 
 Activation = Literal["tanh", "softplus", "gelu", "elu"]
@@ -23,8 +28,7 @@ _ACTS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "gelu": nn.GELU, "elu": nn.EL
 
 def mlp(d_in: int, d_hidden: int, d_out: int, n_layers: int = 2, act: Activation = "tanh") -> nn.Sequential:
     """``n_layers`` hidden layers of width ``d_hidden``, then a linear read-out."""
-    if act not in _ACTS:
-        raise ValueError(f"act={act!r} is invalid; allowed: {sorted(_ACTS)}")
+    check_choice("act", act, sorted(_ACTS))
     layers: list[nn.Module] = []
     d = d_in
     for _ in range(n_layers):
@@ -35,7 +39,8 @@ def mlp(d_in: int, d_hidden: int, d_out: int, n_layers: int = 2, act: Activation
 
 
 class ODEFunc(nn.Module):
-    """h_θ(z, t): an MLP vector field; counts its function evaluations in ``nfe``."""
+    """h_θ(z, t) of dz/dt = h_θ(z, t) (Cheng et al. 2025: latent dynamics): an MLP vector field;
+    counts its function evaluations in ``nfe``."""
 
     def __init__(self, dim: int, hidden: int = 64, n_layers: int = 2, act: Activation = "tanh",
                  time_dependent: bool = False) -> None:
@@ -52,21 +57,27 @@ class ODEFunc(nn.Module):
 
 
 def check_times(t: torch.Tensor, name: str = "t") -> None:
-    """t must be a 1-d, finite, strictly increasing tensor with at least one point."""
-    if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.numel() < 1:
-        shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-        raise ValueError(f"{name} has shape {shape}; expected a 1-d tensor of time points (T,)")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or inf; time points must be finite")
-    if t.numel() > 1 and not (t[1:] > t[:-1]).all():
-        raise ValueError(
-            f"{name}={t.tolist()[:8]}... is not strictly increasing; sort the observation times "
-            "(and the observations with them) and drop duplicates"
-        )
+    """t must be a 1-d, finite, strictly increasing tensor with at least one point; the error
+    names the offending entry (``t[2:4]=[0.2, 0.1] is not allowed; ...``)."""
+    if not isinstance(t, torch.Tensor):
+        raise not_allowed(f"type({name})", type(t).__name__, "it must be a 1-d tensor of time points (T,)")
+    require(f"{name}.shape", tuple(t.shape), t.ndim == 1 and t.numel() >= 1,
+            "it must be (T,): a 1-d tensor of at least one time point")
+    bad = (~torch.isfinite(t)).nonzero()
+    if len(bad):
+        i = int(bad[0])
+        raise not_allowed(f"{name}[{i}]", t[i].item(), "time points must be finite")
+    down = (t[1:] <= t[:-1]).nonzero()
+    if len(down):
+        i = int(down[0])
+        raise not_allowed(f"{name}[{i}:{i + 2}]", t[i:i + 2].tolist(),
+                          "time points must be strictly increasing: sort the observation times "
+                          "(and the observations with them) and drop duplicates")
 
 
 class LatentODE(nn.Module):
-    """z(t) = ODESolve(h, z(t0), t0 -> t_i) at every t_i; t0 = t[0].
+    """z(t_i) = ODESolve(h_θ, z(t0), t0 -> t_i) at every t_i, t0 = t[0] (Cheng et al. 2025: latent
+    dynamics).
 
     method: any torchdiffeq solver; ``step_size`` sets the internal step of fixed-grid
     solvers (None: step on the grid t itself); ``adjoint`` uses the adjoint method for the
@@ -76,10 +87,8 @@ class LatentODE(nn.Module):
     def __init__(self, func: nn.Module, *, method: str = "rk4", step_size: float | None = None,
                  adjoint: bool = False, rtol: float = 1e-4, atol: float = 1e-5) -> None:
         super().__init__()
-        if method not in SOLVERS:
-            raise ValueError(f"method={method!r} is invalid; allowed: {sorted(SOLVERS)}")
-        if step_size is not None and not step_size > 0:
-            raise ValueError(f"step_size={step_size} is invalid; need None or > 0")
+        check_choice("method", method, sorted(SOLVERS))
+        check_real("step_size", step_size, low=0.0, low_open=True, allow_none=True)
         self.func, self.method, self.step_size, self.adjoint = func, method, step_size, adjoint
         self.rtol, self.atol = rtol, atol
 
@@ -108,7 +117,8 @@ _FIXED = {"euler", "midpoint", "rk4", "heun2", "heun3", "explicit_adams", "impli
 
 
 class MLPEmission(nn.Module):
-    """g_β: (..., D_z) -> (..., D_x) mean of the observation."""
+    """g_β of x_{t_i} = g_β(z(t_i)) + ε (Cheng et al. 2025: neural emission): (..., D_z) -> (..., D_x),
+    the mean of the observation."""
 
     def __init__(self, latent_dim: int, obs_dim: int, hidden: int = 64, n_layers: int = 2,
                  act: Activation = "tanh") -> None:
@@ -120,7 +130,8 @@ class MLPEmission(nn.Module):
 
 
 class ConvEmission(nn.Module):
-    """g_β for frames: (..., D_z) -> (..., C, H, W), H = W = ``size``.
+    """g_β for frames (Cheng et al. 2025: neural emission; this decoder is ours): (..., D_z) ->
+    (..., C, H, W), H = W = ``size``.
 
     A linear layer to a (4c, size/4, size/4) map, then two stride-2 transposed convolutions.
     Outputs means (Gaussian) or logits (Bernoulli): the likelihood decides.
@@ -128,8 +139,8 @@ class ConvEmission(nn.Module):
 
     def __init__(self, latent_dim: int, channels: int = 1, size: int = 16, width: int = 32) -> None:
         super().__init__()
-        if size % 4:
-            raise ValueError(f"size={size} is invalid; the conv decoder needs a multiple of 4")
+        check_int("size", size, low=4)
+        require("size", size, size % 4 == 0, "the conv decoder needs a multiple of 4")
         self.base, self.width, self.out_shape = size // 4, width, (channels, size, size)
         self.fc = nn.Linear(latent_dim, 4 * width * self.base**2)
         self.net = nn.Sequential(
@@ -146,7 +157,8 @@ class ConvEmission(nn.Module):
 
 
 def gaussian_log_lik(x: torch.Tensor, mean: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Σ over observed entries of log N(x; mean, σ²); x, mean: (B, T, ...), mask: (B, T) -> [B]."""
+    """Σ over observed entries of log N(x_{t_i}; g_β(z(t_i)), σ² I), the emission's log-likelihood
+    (Cheng et al. 2025); x, mean: (B, T, ...), mask: (B, T) -> [B]."""
     se = (x - mean).pow(2).flatten(2).sum(-1)  # (B, T)
     n = x[0, 0].numel()
     per_t = -0.5 * se / sigma**2 - n * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
