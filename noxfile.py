@@ -117,6 +117,15 @@ def _data_env(session: nox.Session) -> None:
         session.env["LATENT_EBM_DATA_DIR"] = str(shared)
 
 
+@nox.session(name="docs", tags=["docs"])
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs-material + mkdocstrings) with --strict into site/."""
+    session.env.update(UV_ENV)
+    session.install("mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"))
+
+
 for _name, _path in PACKAGES.items():
 
     @nox.session(name=f"tests-{_name}", tags=["tests"])
@@ -141,7 +150,8 @@ for _name, _path in PACKAGES.items():
 
         @nox.session(name=f"demo-{_name}", tags=["demo"])
         def demo(session: nox.Session, name: str = _name, path: Path = _path) -> None:
-            """Fit the package's ``demo`` config on its offline default data (minutes on CPU)."""
+            """Fit the package's ``demo`` config (minutes on CPU; on the data it names, which its
+            README says is offline or downloaded once)."""
             _install(session, path)
             _data_env(session)
             session.run(f"latent-ebm-{name}", "fit", "--config", "demo", *session.posargs)

@@ -14,7 +14,15 @@ from typing import Any, NoReturn
 from ._configs import available_configs, resolve_config, resolve_config_args
 from ._errors import DEBUG_ENV, UsageError
 
-__all__ = ["UsageError", "available_configs", "installed_methods", "main", "resolve_config", "umbrella"]
+__all__ = [
+    "UsageError",
+    "available_configs",
+    "import_method_packages",
+    "installed_methods",
+    "main",
+    "resolve_config",
+    "umbrella",
+]
 
 METHODS_GROUP = "latent_ebm.methods"
 
@@ -44,6 +52,13 @@ def main(
     parser_kwargs = cli_kwargs.setdefault("parser_kwargs", {})
     parser_kwargs.setdefault("exit_on_error", False)  # errors reach _errors, said in one line
     parser_kwargs.setdefault("allow_abbrev", False)  # --trainer.max_step is not --trainer.max_steps
+    if config_package is not None:
+        try:
+            names = ", ".join(available_configs(config_package))
+        except ValueError:
+            names = ""
+        if names:
+            parser_kwargs.setdefault("description", f"Shipped configs (--config NAME): {names}.")
     cli_kwargs.setdefault("trainer_defaults", trainer_defaults(model_class, config_package))
     cli_kwargs.setdefault("seed_everything_default", SEED_DEFAULT)
     cli_kwargs.setdefault("save_config_kwargs", {"overwrite": True})
@@ -100,15 +115,34 @@ def _print_methods() -> None:
     if not methods:
         print("no latent-ebm methods installed (pip install latent-ebm-<method>)")
         return
-    rows = [("method", "distribution", "version", "entry point")]
-    rows += [(name, *_dist(ep), ep.value) for name, ep in methods.items()]
+    rows = [("method", "distribution", "version", "configs (--config NAME)")]
+    rows += [(name, *_dist(ep), _configs_of(ep)) for name, ep in methods.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
 
 
-_USAGE = """usage: latent-ebm list                 methods installed (entry points in latent_ebm.methods)
-       latent-ebm <method> [ARGS...]    run that method's CLI, e.g. latent-ebm lebm fit --config tiny
+def _configs_of(ep: importlib.metadata.EntryPoint) -> str:
+    """The shipped config names of a method (``latent_ebm.<method>.configs``), or '-'."""
+    package = ep.value.split(":", 1)[0].rsplit(".", 1)[0]
+    try:
+        return ", ".join(available_configs(f"{package}.configs")) or "-"
+    except ValueError:
+        return "-"
+
+
+def import_method_packages() -> None:
+    """Import every installed method's package, so the datasets it registers are known."""
+    for ep in installed_methods().values():
+        package = ep.value.split(":", 1)[0].rsplit(".", 1)[0]
+        try:
+            importlib.import_module(package)
+        except Exception as err:  # noqa: BLE001 - a broken package must not hide the others
+            print(f"warning: could not import {package}: {err}", file=sys.stderr)
+
+
+_USAGE = """usage: latent-ebm list                 methods installed (entry points in latent_ebm.methods), with their configs
+       latent-ebm <method> [ARGS...]    run that method's CLI, e.g. latent-ebm ltm fit --config tiny
        latent-ebm data list|path|verify the dataset cache (python -m latent_ebm.core.data)"""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 import sys
 import zipfile
@@ -38,6 +39,16 @@ from ._errors import (
 __all__ = ["LatentEBMCLI", "default_root_dir", "trainer_defaults"]
 
 SEED_DEFAULT = 0
+
+
+class _NoTips(logging.Filter):
+    """Drop Lightning's advertisement printed at every run ("💡 Tip: ... litlogger")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "💡 Tip" not in record.getMessage()
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoTips())
 
 
 def default_root_dir(model_class: type, config_package: object = None) -> str:

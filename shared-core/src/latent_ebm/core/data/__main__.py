@@ -11,6 +11,9 @@ __all__ = ["main"]
 
 
 def _list() -> int:
+    from latent_ebm.core.cli import import_method_packages
+
+    import_method_packages()  # datasets registered by the installed method packages (cifar10, ...)
     root = data_dir()
     print(f"data dir: {root}  (set LATENT_EBM_DATA_DIR to change it)")
     for name, spec in registry().items():
