@@ -254,8 +254,12 @@ def installed_method(tmp_path, monkeypatch):
     info = site / "latent_ebm_toy-1.2.3.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: latent-ebm-toy\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text("[latent_ebm.methods]\ntoy = toy_method_cli:main\n")
-    (site / "toy_method_cli.py").write_text(
+    (info / "entry_points.txt").write_text("[latent_ebm.methods]\ntoy = toy_method.cli:main\n")
+    (site / "toy_method" / "configs").mkdir(parents=True)
+    (site / "toy_method" / "__init__.py").write_text("")
+    (site / "toy_method" / "configs" / "__init__.py").write_text("")
+    (site / "toy_method" / "configs" / "tiny.yaml").write_text("trainer: {}\n")
+    (site / "toy_method" / "cli.py").write_text(
         textwrap.dedent(
             """
             import sys
@@ -266,7 +270,8 @@ def installed_method(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "toy_method_cli", raising=False)
+    for mod in ("toy_method", "toy_method.cli", "toy_method.configs"):
+        monkeypatch.delitem(sys.modules, mod, raising=False)
     return site
 
 
@@ -274,9 +279,9 @@ def test_umbrella_lists_and_dispatches_installed_methods(installed_method, capsy
     assert umbrella(["list"]) == 0
     out = capsys.readouterr().out
     [row] = [line for line in out.splitlines() if line.startswith("toy ")]
-    assert row.split() == ["toy", "latent-ebm-toy", "1.2.3", "toy_method_cli:main"]
+    assert row.split() == ["toy", "latent-ebm-toy", "1.2.3", "tiny"]  # its shipped configs
     assert umbrella(["toy", "fit", "--config", "tiny"]) == 0
-    import toy_method_cli
+    from toy_method import cli as toy_method_cli
 
     assert toy_method_cli.calls == [["latent-ebm-toy", "fit", "--config", "tiny"]]
     assert umbrella(["data", "path"]) == 0 and capsys.readouterr().out.strip()
