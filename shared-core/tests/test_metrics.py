@@ -73,3 +73,14 @@ def test_feature_classifier_learns_separable_classes(tmp_path):
     torch.testing.assert_close(again(images[:5]), model(images[:5]))
     with pytest.raises(ValueError, match="in_channels"):
         FeatureClassifier(in_channels=0)
+
+
+def test_feature_classifier_trains_inside_inference_mode(capsys):
+    """CDRL's validation builds it under the Trainer's inference mode; training must still work,
+    and it says what it is doing."""
+    x = torch.randn(256, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    with torch.inference_mode():
+        model, acc = train_feature_classifier(x, y, epochs=1, batch_size=64)
+    assert 0.0 <= acc <= 1.0 and not next(model.parameters()).is_inference()
+    assert "training the FID feature classifier once" in capsys.readouterr().err

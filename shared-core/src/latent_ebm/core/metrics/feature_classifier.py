@@ -7,6 +7,7 @@ on one dataset with one extractor; they are never mixed with Inception FIDs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -73,13 +74,31 @@ def train_feature_classifier(
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must be in (0, 1), got {holdout}")
     num_classes = int(num_classes or int(labels.max()) + 1)
-    model = FeatureClassifier(images.shape[1], num_classes)
+    with torch.inference_mode(False):  # parameters that can train, whatever mode the caller is in
+        model = FeatureClassifier(images.shape[1], num_classes)
     cache = Path(cache_path) if cache_path is not None else None
     if cache is not None and cache.exists():
         state = torch.load(cache, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         return model.eval(), float(state["accuracy"])
 
+    where = f", cached at {cache}" if cache is not None else ""
+    print(f"training the FID feature classifier once ({images.shape[0]} images, {epochs} epochs; a few "
+          f"minutes on a CPU{where})", file=sys.stderr, flush=True)
+    # Callers may sit inside validation (Trainer inference mode, no_grad): training needs autograd.
+    with torch.inference_mode(False), torch.enable_grad():
+        model, accuracy = _fit(model, images.clone(), labels.clone(), epochs, batch_size, lr, seed, holdout)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(cache.suffix + ".tmp")
+        torch.save({"model": model.state_dict(), "accuracy": accuracy}, tmp)
+        tmp.replace(cache)
+    return model, accuracy
+
+
+def _fit(model: FeatureClassifier, images: Tensor, labels: Tensor, epochs: int, batch_size: int, lr: float,
+         seed: int, holdout: float) -> tuple[FeatureClassifier, float]:
+    """AdamW on the cross-entropy over all but a held-out fraction; (model, held-out accuracy)."""
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(images.shape[0], generator=gen)
     n_val = max(1, int(holdout * images.shape[0]))
@@ -100,10 +119,4 @@ def train_feature_classifier(
         for start in range(0, n_val, 512):
             idx = val_idx[start : start + 512]
             correct += int((model.logits(images[idx].float()).argmax(1) == labels[idx]).sum())
-    accuracy = correct / n_val
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(cache.suffix + ".tmp")
-        torch.save({"model": model.state_dict(), "accuracy": accuracy}, tmp)
-        tmp.replace(cache)
-    return model, accuracy
+    return model, correct / n_val
