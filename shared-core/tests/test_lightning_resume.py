@@ -32,3 +32,15 @@ def test_resume_check_can_fail(tmp_path):
 
     with pytest.raises(AssertionError, match="differ"):
         check_resume(functools.partial(Forgetful, posterior=LangevinSchedule(5, 0.1)), _indexed, tmp_path)
+
+
+class _Dropout(LinearGaussianLEBM):
+    """Dropout on the decoder's input: its masks come from torch's global generator."""
+
+    def log_likelihood(self, x, z):
+        return super().log_likelihood(x, torch.nn.functional.dropout(z, 0.3, training=self.training))
+
+
+def test_resume_is_exact_with_dropout(tmp_path):
+    """torch's global generator (dropout masks) is saved and restored with the sampler RNG."""
+    check_resume(functools.partial(_Dropout, posterior=LangevinSchedule(3, 0.1)), _indexed, tmp_path)

@@ -285,17 +285,22 @@ class SeededModule(L.LightningModule):
         return [row.cpu().clone() for row in gathered]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = self.rng.get_state().to(torch.int64)  # int64: every backend all_gathers it
-        rows = self._gather_rows(state)
-        checkpoint[CKPT_KEY] = {**self.checkpoint_state(), "rng": [r.to(torch.uint8) for r in rows]}
+        rows = self._gather_rows(self.rng.get_state().to(torch.int64))  # int64: every backend all_gathers it
+        # torch's global CPU generator too (dropout masks, unseeded shuffles): Lightning does not save it
+        global_rows = self._gather_rows(torch.get_rng_state().to(torch.int64))
+        checkpoint[CKPT_KEY] = {**self.checkpoint_state(), "rng": [r.to(torch.uint8) for r in rows],
+                                "torch_rng": [r.to(torch.uint8) for r in global_rows]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(CKPT_KEY, {})
         self.load_checkpoint_state(state)
+        world = self._trainer.world_size if self._trainer is not None else 1
+        global_states = state.get("torch_rng")
+        if global_states and len(global_states) == world and self._trainer is not None:
+            torch.set_rng_state(global_states[self.global_rank].clone())
         states = state.get("rng")
         if not states:
             return
-        world = self._trainer.world_size if self._trainer is not None else 1
         rank = self.global_rank
         gen = self.rng
         if len(states) == world:

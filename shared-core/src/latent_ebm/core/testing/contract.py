@@ -193,7 +193,7 @@ def check_reload(
     trainer.save_checkpoint(ckpt)
     loaded = type(module).load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
     assert dict(loaded.hparams) == dict(module.hparams), "hyperparameters differ after load_from_checkpoint"
-    assert_states_equal(module_state(module), module_state(loaded))
+    assert_states_equal(module_state(module), module_state(loaded), ignore=("extra.torch_rng",))
     return loaded
 
 
@@ -206,7 +206,7 @@ def check_ddp(
     epochs: int = 1,
     atol: float = 1e-10,
     trainer_kwargs: Mapping[str, Any] | None = None,
-    ignore: tuple[str, ...] = ("extra.rng",),
+    ignore: tuple[str, ...] = ("extra.rng", "extra.torch_rng"),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """2 CPU processes (``ddp_spawn``, gloo) with per-rank ``batch_size`` vs 1 process with
     ``2 * batch_size``, sequential order (rank r takes examples r, r + 2, ...); ``len(dataset)``
