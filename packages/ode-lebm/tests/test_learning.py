@@ -1,6 +1,5 @@
 """Learning works: a tiny sinusoid fit extrapolates, the EBM prior learns two clusters."""
 
-import time
 
 import torch
 import torch.nn as nn
@@ -22,7 +21,6 @@ SEED = 5
 
 
 def test_tiny_sinusoid_fit_extrapolates_well_below_the_mean(tmp_path):
-    start = time.perf_counter()
     torch.manual_seed(SEED)
     # random amplitude and phase at one frequency; extrapolate half a training window ahead
     # (3 time units observed, 1.5 predicted). The frequency range is the benchmark's job.
@@ -39,10 +37,8 @@ def test_tiny_sinusoid_fit_extrapolates_well_below_the_mean(tmp_path):
     err = prediction_errors(model.predict_trajectory(batch), batch)
     train_mean = dm.split_cache("train").seqs.x.mean()
     mean_err = prediction_errors(torch.full_like(batch["x"], float(train_mean)), batch)
-    elapsed = time.perf_counter() - start
     assert err["extrap"].mean() < 0.3 * mean_err["extrap"].mean(), (err, mean_err)
-    assert err["interp"].mean() < 0.2 * mean_err["interp"].mean()
-    assert elapsed < 120, elapsed  # under a minute on a quiet 2-core machine
+    assert err["interp"].mean() < 0.2 * mean_err["interp"].mean()  # its time belongs to benchmarks, not here
 
 
 class Zero(nn.Module):

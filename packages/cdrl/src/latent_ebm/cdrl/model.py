@@ -388,6 +388,8 @@ class CDRLModule(CooperativeModule):
         return (x_revised.detach() - x_init).square().flatten(1).sum(1).mean()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """After the base's step (both optimisers stepped): the EMA update."""
+        super().on_train_batch_end(outputs, batch, batch_idx)
         self.update_ema()
 
     @torch.no_grad()

@@ -13,6 +13,7 @@ __all__ = [
     "UsageError",
     "checkpoint_error",
     "describe_argument_error",
+    "is_wrapped_validation",
     "name_the_option",
     "one_line",
     "option_names",
@@ -55,8 +56,8 @@ def name_the_option(message: str, options: Sequence[str], argv: Sequence[str], o
     if not m:
         return one_line(message)
     name, rest = m.group("name"), m.group("rest")
-    cands = [o for o in options if o == name or o.endswith("." + name)]
     given = {_display(a.lstrip("-").split("=", 1)[0]) for a in argv if a.startswith("--")}
+    cands = sorted({o for o in [*options, *given] if o == name or o.endswith("." + name)})
     typed = [c for c in cands if c in given]
     own = [c for c in cands if owner and c in (f"{owner}.{name}",)]
     pick = typed[:1] or own[:1] or (cands if len(cands) == 1 else [])
@@ -80,9 +81,49 @@ def owner_of(tb: object) -> str | None:
     return owner
 
 
-def describe_argument_error(message: str, options: Sequence[str]) -> str:
-    """jsonargparse's messages in one line, with 'did you mean' for an unknown option."""
+_UNION = re.compile(r"(?:Parser key \"(?P<key>[\w.]+)\":[;\s]*)?Does not validate against any of the Union subtypes.*?Errors:;\s*"
+                    r"(?P<inner>.*?);\s*Expected a <class 'NoneType'>", re.DOTALL)
+_CLASS_OPTION = re.compile(r"Problem with given class_path '(?P<cls>[\w.]+)':;\s*Option '(?P<opt>[\w.]+)' is not accepted")
+
+
+def is_wrapped_validation(message: str) -> bool:
+    """jsonargparse's Union message around a constructor's error (a model given as class_path)."""
+    return _UNION.search(one_line(message)) is not None
+
+
+def _init_options(class_path: str, key: str) -> list[str]:
+    """``<key>.<param>`` for each constructor parameter of ``class_path`` (subclass mode)."""
+    import importlib
+    import inspect
+
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        params = inspect.signature(cls.__init__).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return []
+    return [f"{key}.{p}" for p in params if p != "self"]
+
+
+def describe_argument_error(message: str, options: Sequence[str], argv: Sequence[str] = ()) -> str:
+    """jsonargparse's messages in one line, with 'did you mean' for an unknown option.
+
+    A model given as ``class_path`` (subclass mode) is validated while parsing: jsonargparse wraps
+    its constructor's error in a Union message, unwrapped here."""
     text = one_line(message)
+    union = _UNION.search(text)
+    if union:
+        key, inner = union.group("key") or "model", union.group("inner")
+        nested = re.search(r'Parser key "([\w.]+)":[;\s]*(.*)', inner)
+        if nested:
+            return _describe_key(f"{key}.{nested.group(1)}", nested.group(2).strip())
+        bad = _CLASS_OPTION.search(inner)
+        if bad:
+            opts = _init_options(bad.group("cls"), key)
+            flag = f"--{key}.{bad.group('opt')}"
+            close = difflib.get_close_matches(flag[2:], opts, n=1, cutoff=0.75)
+            return f"unrecognized option {flag}" + (f"; did you mean --{close[0]}?" if close else "; see --help")
+        return name_the_option(inner, options, argv, key)
     unknown = re.search(r"[Uu]nrecognized arguments: (.*)", text)
     if unknown:
         flags = [t for t in unknown.group(1).split() if t.startswith("--")]
@@ -95,13 +136,22 @@ def describe_argument_error(message: str, options: Sequence[str]) -> str:
         return f"unrecognized option {names}" + (f"; {' '.join(hints)}" if hints else "; see --help")
     key = re.search(r'Parser key "([^"]+)":[;\s]*(.*)', text)
     if key:
-        name, detail = _display(key.group(1)), key.group(2).strip()
-        typed = re.search(r"Expected a <class '(\w+)'>\. Got value: (.*)", detail)
-        if typed:
-            kind = {"int": "an int", "float": "a number", "bool": "true or false", "str": "a string"}
-            return f"{name}={typed.group(2)!r} is not allowed; it must be {kind.get(typed.group(1), typed.group(1))}"
-        return f"{name}: {detail}"
+        return _describe_key(_display(key.group(1)), key.group(2).strip())
     return text
+
+
+_KINDS = {"int": "an int", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _describe_key(name: str, detail: str) -> str:
+    """``name=value is not allowed; ...`` from jsonargparse's "Expected ... Got value: ..." detail."""
+    typed = re.search(r"Expected a <class '(\w+)'>\. Got value: (.*)", detail)
+    if typed:
+        return f"{name}={typed.group(2)!r} is not allowed; it must be {_KINDS.get(typed.group(1), typed.group(1))}"
+    choice = re.search(r"Expected a typing\.Literal\[(.*)\]\. Got value: (.*)", detail)
+    if choice:
+        return f"{name}={choice.group(2)!r} is not allowed; use one of {choice.group(1)}"
+    return f"{name}: {detail}"
 
 
 def checkpoint_error(path: str, err: BaseException) -> str:

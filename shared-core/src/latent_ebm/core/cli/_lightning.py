@@ -30,6 +30,7 @@ from ._errors import (
     UsageError,
     checkpoint_error,
     describe_argument_error,
+    is_wrapped_validation,
     name_the_option,
     one_line,
     option_names,
@@ -138,8 +139,8 @@ class LatentEBMCLI(LightningCLI):
         return [str(a) for a in (self._args if isinstance(self._args, list | tuple) else sys.argv[1:])]
 
     def _usage_error(self, err: BaseException) -> UsageError:
-        if isinstance(err, ArgumentError):
-            return UsageError(describe_argument_error(str(err), self._options()))
+        if isinstance(err, ArgumentError) or is_wrapped_validation(str(err)):
+            return UsageError(describe_argument_error(str(err), self._options(), self._argv()))
         if isinstance(err, DatasetUnavailableError):
             return UsageError(one_line(str(err)))
         return UsageError(name_the_option(str(err), self._options(), self._argv(), owner_of(err.__traceback__)))
