@@ -34,6 +34,8 @@ class TestLatentEBMContract(ModuleContract):
         ({"posterior": {"n_steps": 2, "step_size": -0.1}}, "posterior.step_size"),
         ({"chains": {"persistent": True}}, "chains.n_examples"),
         ({"init_noise": "batch"}, "init_noise"),
+        ({"posterior": {"n_steps": 0}}, "posterior.n_steps"),  # learning needs a moving chain
+        ({"prior_langevin": {"step_size": 0.0}}, "prior_langevin.step_size"),
     )
 
     def make_module(self, **kw):
@@ -49,7 +51,7 @@ class TestLatentEBMContract(ModuleContract):
 
 class TestDualRateContract(ModuleContract):
     bad_values = (
-        ({"fast": {"steps": -1}}, "fast.steps"),
+        ({"fast": {"steps": 0}}, "fast.steps"),
         ({"fast": {"final_ratio": 1.5}}, "fast.final_ratio"),
         ({"optim": {"schedule": "linear"}}, "optim.schedule"),
     )
@@ -69,6 +71,7 @@ class TestCooperativeContract(ModuleContract):
         ({"initializer_sigma": 0.0}, "initializer_sigma"),
         ({"energy_optim": {"betas": [0.9, 1.0]}}, "energy_optim.betas"),
         ({"revision": {"n_steps": 3, "step_size": 0.1, "method": "hmc"}}, "revision.method"),
+        ({"revision": {"n_steps": 0}}, "revision.n_steps"),
     )
 
     def make_module(self, **kw):

@@ -8,6 +8,7 @@ import torch
 
 from latent_ebm.cdrl import CDRLModule
 from latent_ebm.cdrl.cli import main
+from latent_ebm.core.testing.cli import CLIContract
 
 
 def _last(root: str) -> Path:
@@ -69,3 +70,16 @@ def test_resume_restores_ema_and_matches_uninterrupted_run(tmp_path):
     for a, b in zip(cli.trainer.optimizers, full.trainer.optimizers):
         for sa, sb in zip(a.state_dict()["state"].values(), b.state_dict()["state"].values()):
             assert all(torch.equal(sa[n], sb[n]) for n in sa)
+
+
+class TestCDRLCLIErrors(CLIContract):
+    """Bad values, typos and bad checkpoints end in one line with exit 2 (the core's CLI contract)."""
+
+    main = staticmethod(main)
+    bad_args = (
+        (["--model.revision.n_steps", "-3"], "model.revision.n_steps=-3 is not allowed"),
+        (["--model.energy_optim.lr", "0"], "model.energy_optim.lr=0.0 is not allowed"),
+        (["--model.ema_decay", "1.0"], "model.ema_decay=1.0 is not allowed"),
+        (["--data.batch_size", "0"], "data.batch_size=0 is not allowed"),
+        (["--model.n_levls", "3"], "did you mean --model.n_levels?"),
+    )

@@ -1,4 +1,4 @@
-"""Benchmark 3: validation ELBO-PPL vs eval_inner_steps in {0, 4, 8, 16, 32, 64} for one trained LTM.
+"""Benchmark 3: validation ELBO-PPL vs the eval inner steps in {0, 4, 8, 16, 32, 64} for one trained LTM.
 
 Trains LTM once (training T_fast fixed), then re-evaluates the same validation blocks with more
 inference-time computation. Kong et al. 2025 (project page figure ppl_val_3) report the same
@@ -31,12 +31,12 @@ def main() -> None:
     seq = 128 if text else 64
     dm = LTMDataModule(dataset=a.dataset, seq_len=seq, batch_size=16, eval_batch_size=16)
     model = LTMModule(vocab_size=dm.vocab_size, d_model=64 if text else 32, n_layers=2, n_heads=2, seq_len=seq,
-                      window=16 if text else 4, n_latents=4, inner_steps=8, lr=3e-3, warmup_steps=30,
-                      max_steps=a.train_steps, accumulate_inner_grads=False)
+                      window=16 if text else 4, n_latents=4, fast={"steps": 8, "accumulate_grads": False},
+                      optim={"lr": 3e-3, "warmup_steps": 30})  # the cosine ends at the Trainer's max_steps
     quiet_trainer(max_steps=a.train_steps, limit_val_batches=0).fit(model, dm)
     dm.setup()
     val = dm.splits["validation"]
-    blocks = torch.stack([val[i] for i in range(min(a.val_blocks, len(val)))]).to(model.device)
+    blocks = torch.stack([val[i]["x"] for i in range(min(a.val_blocks, len(val)))]).to(model.device)
     rows = []
     for s in STEPS:
         torch.manual_seed(1)  # same q init and eps for every step count
@@ -44,7 +44,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     ppl = [r["ppl_mean_block"] for r in rows]
     out = {"dataset": a.dataset, "train_steps": a.train_steps, "train_inner_steps": 8,
-           "accumulate_inner_grads": model.hparams.accumulate_inner_grads, "rows": rows,
+           "accumulate_grads": model.fast.accumulate_grads, "rows": rows,
            "monotone_decreasing": all(x > y for x, y in zip(ppl, ppl[1:]))}
     print(write_json("inference-scaling", out))
     import matplotlib

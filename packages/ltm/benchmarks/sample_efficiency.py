@@ -2,7 +2,7 @@
 
 CPU-sized model (d 256, 4 layers, context 256, window 64 for LTM, full causal GPT). Both are trained
 by Lightning through their own ``training_step`` (LTM: the core's ``DualRateModule``, default
-``accumulate_inner_grads=False``) on the same token stream; every ``--eval-every`` tokens a callback
+``fast.accumulate_grads=False``) on the same token stream; every ``--eval-every`` tokens a callback
 records LTM's val ELBO-PPL (inner loop on the evaluated block, the paper's metric) and prefix PPL
 (z from the first half, second half scored), and GPT's val PPL and prefix PPL on the same blocks.
 The slow-rate schedule warms up over ``--warmup-frac`` of the steps, then decays by cosine to lr/10
@@ -32,10 +32,10 @@ def _evaluate(model, blocks: torch.Tensor) -> dict:
     model.eval()
     p = model.prefix_len(blocks.shape[1])
     if isinstance(model, LTMModule):
-        local = model.fit_local(blocks, model.eval_steps)
+        local = model.fit_local(blocks, model.fast.eval_steps_or_steps)
         with torch.no_grad():
             nll, kl = model.elbo_terms(blocks, local)
-        z = model.fit_local(blocks[:, :p], model.eval_steps).mu
+        z = model.fit_local(blocks[:, :p], model.fast.eval_steps_or_steps).mu
         n = blocks.shape[1] - 1
         out = {"elbo_ppl": float(((nll + kl) / n).exp().mean()), "nll_tokens": float(nll.sum() / (n * len(nll))),
                "kl_per_block": float(kl.mean())}
@@ -63,7 +63,7 @@ class _Curve(L.Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         self.train_s += time.perf_counter() - self._t
-        self.seen += batch.numel()
+        self.seen += batch["x"].numel()
         if self.seen >= self.next_eval:
             lr = trainer.optimizers[0].param_groups[0]["lr"]
             self.rows.append({"tokens": self.seen, "step": trainer.global_step, "lr": lr,
@@ -85,12 +85,13 @@ def main() -> None:
     dm.prepare_data()
     dm.setup()
     val = dm.splits["validation"]
-    blocks = torch.stack([val[i] for i in range(a.val_blocks)])
+    blocks = torch.stack([val[i]["x"] for i in range(a.val_blocks)])
     steps = max(1, a.tokens // (batch * seq))
     warmup = max(1, round(a.warmup_frac * steps))
-    size = dict(vocab_size=dm.vocab_size, d_model=256, n_layers=4, n_heads=4, seq_len=seq, lr=1e-3,
-                warmup_steps=warmup, max_steps=steps)
-    ltm_extra = dict(window=64, n_latents=8, inner_steps=a.inner_steps, accumulate_inner_grads=False)
+    # the cosine ends at the Trainer's max_steps=steps
+    size = dict(vocab_size=dm.vocab_size, d_model=256, n_layers=4, n_heads=4, seq_len=seq,
+                optim={"lr": 1e-3, "warmup_steps": warmup})
+    ltm_extra = dict(window=64, n_latents=8, fast={"steps": a.inner_steps, "accumulate_grads": False})
     curves, train_s = {}, {}
     for name, cls, extra in (("gpt", GPTModule, {}), ("ltm", LTMModule, ltm_extra)):
         L.seed_everything(0, verbose=False)

@@ -17,8 +17,10 @@ from _common import device_tag, png_path, write_json
 from latent_ebm.ltm import GPTModule, LTMModule
 
 SIZES = {
-    "small": dict(vocab_size=50258, d_model=256, n_layers=4, n_heads=4, seq_len=256, window=64, n_latents=8, inner_steps=16, batch=4),
-    "ltm-s": dict(vocab_size=50258, d_model=512, n_layers=3, n_heads=8, seq_len=1024, window=256, n_latents=24, inner_steps=16, batch=16),
+    "small": dict(vocab_size=50258, d_model=256, n_layers=4, n_heads=4, seq_len=256, window=64, n_latents=8,
+                  fast={"steps": 16}, batch=4),
+    "ltm-s": dict(vocab_size=50258, d_model=512, n_layers=3, n_heads=8, seq_len=1024, window=256, n_latents=24,
+                  fast={"steps": 16}, batch=16),
 }
 
 
@@ -31,13 +33,13 @@ def _time_steps(module, x, steps: int) -> float:
         opt.zero_grad(set_to_none=True)
         with ctx:
             if isinstance(module, LTMModule):
-                local = module.fit_local(x, module.hparams.inner_steps)
+                local = module.fit_local(x, module.fast.steps)
                 z = local.z.detach()
             else:
                 z = None
             loss = module.token_nll(x, z).mean()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(module.parameters(), module.optim.grad_clip)
         opt.step()
 
     one()  # warm-up
@@ -62,13 +64,14 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.randint(0, 50257, (batch, cfg["seq_len"]), device=dev)
     ltm = LTMModule(**cfg).to(dev)
-    gpt_cfg = {k: v for k, v in cfg.items() if k not in ("n_latents", "inner_steps", "window")}
+    gpt_cfg = {k: v for k, v in cfg.items() if k not in ("n_latents", "fast", "window")}
     gpt = GPTModule(**gpt_cfg).to(dev)
     t_gpt = _time_steps(gpt, x, a.steps)
     t_ltm = _time_steps(ltm, x, a.steps)
     tokens = batch * (cfg["seq_len"] - 1)
     ratio = t_ltm / t_gpt
-    bound = 1.15 * (cfg["inner_steps"] + 1)
+    t_fast = ltm.fast.steps
+    bound = 1.15 * (t_fast + 1)
     out = {"size": a.size, "config": cfg, "batch": batch, "device": str(dev),
            "gpt_tokens_per_s": tokens / t_gpt, "ltm_tokens_per_s": tokens / t_ltm,
            "ltm_over_gpt_time_per_token": ratio, "target_max_ratio": bound, "meets_target": ratio <= bound}
@@ -79,7 +82,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 3))
-    ax.bar(["GPT", f"LTM (T_fast={cfg['inner_steps']})"], [tokens / t_gpt, tokens / t_ltm])
+    ax.bar(["GPT", f"LTM (T_fast={t_fast})"], [tokens / t_gpt, tokens / t_ltm])
     ax.set_ylabel("training tokens / s")
     ax.set_title(f"{a.size}: ratio {ratio:.1f} (target <= {bound:.1f})")
     fig.tight_layout()

@@ -1,12 +1,12 @@
 """The console script's fit / test / predict on the tiny config, the GPT baseline through ``--model``,
-grouped settings from flags, and bad values reported.
+grouped settings from flags, and the core's CLI contract (one-line usage errors).
 (Exact resume and checkpoint reload: ``test_contract.py``.)"""
 
 import dataclasses
 
-import pytest
 import torch
 
+from latent_ebm.core.testing.cli import CLIContract
 from latent_ebm.ltm import GPTModule, LTMModule
 from latent_ebm.ltm.cli import main
 from latent_ebm.ltm.model import FAST
@@ -25,13 +25,15 @@ def test_cli_fit_test_predict_tiny(tmp_path):
     assert cli.model.fast == dataclasses.replace(FAST, steps=4, eval_steps=3)
     assert cli.model.optim.lr == 3e-3 and cli.model.optim.betas == (0.9, 0.95) and cli.model.optim.grad_clip == 1.0
     assert "val/elbo_ppl" in cli.trainer.callback_metrics and "val/prefix_ppl" in cli.trainer.callback_metrics
-    ckpt = tmp_path / "checkpoints" / "last.ckpt"
-    assert ckpt.exists()
+    ckpts = sorted(tmp_path.rglob("last.ckpt"))
+    assert len(ckpts) == 1
+    ckpt = ckpts[0]
     cli = _run(tmp_path, "test", f"--ckpt_path={ckpt}")
     assert torch.isfinite(cli.trainer.callback_metrics["test/elbo_ppl"])
     _run(tmp_path, "predict", f"--ckpt_path={ckpt}")
     samples = (tmp_path / "samples.txt").read_text().split("\n=====\n")
-    assert len(samples) == 2 and all(len(s.split()) == 15 for s in samples)  # BOS + 7 prompt + 8 new tokens
+    # BOS + 7 prompt + 8 new tokens; decoding drops BOS, which the model may also have generated
+    assert len(samples) == 2 and all(7 < len(s.split()) <= 15 for s in samples), samples
 
 
 def test_cli_selects_gpt_baseline(tmp_path):
@@ -40,12 +42,17 @@ def test_cli_selects_gpt_baseline(tmp_path):
     assert isinstance(cli.model, GPTModule) and cli.model.decoder.window == 8
 
 
-def test_cli_bad_value_is_reported(tmp_path, capsys):
-    # the module's own check, passed through by jsonargparse (window > tiny's seq_len 32)
-    with pytest.raises(ValueError, match=r"window=64 is not allowed; it must be None or an int >= 1 and <= 32"):
-        _run(tmp_path, "fit", "--model.init_args.window=64", "--trainer.max_steps=1")
-    # a mistyped option is a different failure: a usage error (exit 2) that names it
-    with pytest.raises(SystemExit) as exc:
-        _run(tmp_path, "fit", "--model.init_args.windw=4", "--trainer.max_steps=1")
-    assert exc.value.code == 2
-    assert "Option 'windw' is not accepted" in capsys.readouterr().err
+class TestLTMCLIErrors(CLIContract):
+    """The core's CLI contract: each bad command exits 2 with one ``error: ...`` line naming the
+    option (a module check, a group's own check, a mistyped option), a typo gets "did you mean",
+    bad checkpoints are refused in one line."""
+
+    main = staticmethod(main)
+    config = "tiny"
+    bad_args = (
+        (["--model.window", "64"], "model.window=64 is not allowed; it must be None or an int >= 1 and <= 32"),
+        (["--model.fast.lr", "0"], "model.fast.lr=0.0 is not allowed"),
+        (["--model.init_args.optim.warmup_steps", "-1"], "model.optim.warmup_steps=-1 is not allowed"),
+        (["--model.fast.steps", "-1"], "model.fast.steps=-1 is not allowed"),
+        (["--model.windw", "4"], "unrecognized option --model.windw; did you mean --model.window?"),
+    )

@@ -18,8 +18,8 @@ def sequence_nll(logits: Tensor, targets: Tensor) -> Tensor:
     """logits (B, T, V), targets (B, T) -> per-token NLL (B, T), computed in float32.
 
     -log p_beta(x_n | z, x_<n) of each token: one factor of the autoregressive likelihood
-    p_beta(x | z) = prod_n p_beta(x_n | z, x_{n-k:n-1}) (Kong et al. 2025, sec. 2; equation number
-    not read, see the README's equation table)."""
+    p_beta(x | z) = prod_n p_beta(x_n | z, x_{n-k:n-1}) (Kong et al. 2025; its equation number could
+    not be read, see the README's equation table)."""
     return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
 
 

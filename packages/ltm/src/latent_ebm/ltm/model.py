@@ -24,7 +24,14 @@ import torch
 from torch import Tensor, nn
 
 from latent_ebm.core.checks import check_choice
-from latent_ebm.core.lightning import DualRateModule, FastLoop, LocalPosterior, NoiseMode, OptimConfig, SeededModule
+from latent_ebm.core.lightning import (
+    DualRateModule,
+    FastLoop,
+    LocalPosterior,
+    NoiseMode,
+    OptimConfig,
+    SeededModule,
+)
 
 from ._base import LanguageModelMixin
 

@@ -58,7 +58,8 @@ def name_the_option(message: str, options: Sequence[str], argv: Sequence[str], o
     name, rest = m.group("name"), m.group("rest")
     given = {_display(a.lstrip("-").split("=", 1)[0]) for a in argv if a.startswith("--")}
     cands = sorted({o for o in [*options, *given] if o == name or o.endswith("." + name)})
-    typed = [c for c in cands if c in given]
+    # a group's own prefix (optim.lr) also names a group held under another name (model.energy_optim.lr)
+    typed = [c for c in cands if c in given] or sorted(g for g in given if g.endswith("_" + name))
     own = [c for c in cands if owner and c in (f"{owner}.{name}",)]
     pick = typed[:1] or own[:1] or (cands if len(cands) == 1 else [])
     if pick:

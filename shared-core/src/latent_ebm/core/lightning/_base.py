@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from latent_ebm.core import ops
-from latent_ebm.core.checks import check_choice, check_int
+from latent_ebm.core.checks import check_choice, check_int, check_real
 from latent_ebm.core.rng import SEED_HIGH, example_seed, register_stream
 
 from .config import OptimConfig, as_config, config_dict
@@ -95,6 +95,13 @@ class SeededModule(L.LightningModule):
         self._rng: torch.Generator | None = None
         self._rng_rank: int | None = None
         self._grad_clips: list[float | None] = []
+
+    @staticmethod
+    def require_moves(schedule: Any, name: str) -> None:
+        """A Langevin schedule that learning depends on must move: n_steps >= 1 and step_size > 0."""
+        if schedule is not None:
+            check_int(f"{name}.n_steps", schedule.n_steps, low=1)
+            check_real(f"{name}.step_size", schedule.step_size, low=0.0, low_open=True)
 
     def group(self, cls: type, value: Any, name: str, *, allow_none: bool = False) -> Any:
         """A settings group from ``value`` (an instance, a dict or None); a dict overrides the

@@ -87,7 +87,8 @@ class FastLoop:
     """The fast loop of dual-rate VB (LTM's inner loop): T_fast AdamW steps on (mu, log sigma²).
 
     Attributes:
-        steps, eval_steps: T_fast in training and at validation/test/predict (None: ``steps``).
+        steps, eval_steps: T_fast in training (>= 1) and at validation/test/predict (None:
+            ``steps``; 0 allowed there: the inference-time compute curve starts at 0).
         lr, final_ratio: eta_fast and the cosine's end as a fraction of it (LTM: 0.34, 0.1).
         betas, weight_decay: the inner AdamW's (first-party: torch defaults, decay 0.01).
         init_mu_std, init_logvar, init_logvar_std: mu ~ N(0, std²), logvar = init + std N(0, 1).
@@ -110,7 +111,7 @@ class FastLoop:
 
     def __post_init__(self) -> None:
         p = "fast"
-        check_int(f"{p}.steps", self.steps, low=0)
+        check_int(f"{p}.steps", self.steps, low=1)  # training with no fast step fits nothing
         check_int(f"{p}.eval_steps", self.eval_steps, low=0, allow_none=True)
         check_real(f"{p}.lr", self.lr, low=0.0, low_open=True)
         check_real(f"{p}.final_ratio", self.final_ratio, low=0.0, high=1.0)

@@ -69,6 +69,7 @@ class CooperativeModule(SeededModule):
         self.energy_optim = self.group(OptimConfig, energy_optim, "energy_optim")
         self.initializer_optim = self.group(OptimConfig, initializer_optim, "initializer_optim")
         self.initializer_sigma = float(initializer_sigma)
+        self.require_moves(self.revision_schedule, "revision")
 
     # ---- what subclasses provide ---------------------------------------------------------------------
     def energy(self, x: Tensor, cond: Any) -> Tensor:

@@ -101,6 +101,9 @@ class LatentEBMModule(SeededModule):
         self.optim = self.group(OptimConfig, optim, "optim")
         self.prior_optim = self.group(OptimConfig, prior_optim, "prior_optim")
         self.chain_config = self.group(ChainConfig, chains, "chains")
+        for schedule, name in ((self.posterior_schedule, "posterior"), (self.prior_schedule, "prior_langevin"),
+                               (self.eval_schedule, "eval_posterior")):
+            self.require_moves(schedule, name)
         self._chains: ExampleChains | None = None
 
     # ---- what subclasses provide ----------------------------------------------------------------
