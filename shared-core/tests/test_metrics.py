@@ -84,3 +84,18 @@ def test_feature_classifier_trains_inside_inference_mode(capsys):
         model, acc = train_feature_classifier(x, y, epochs=1, batch_size=64)
     assert 0.0 <= acc <= 1.0 and not next(model.parameters()).is_inference()
     assert "training the FID feature classifier once" in capsys.readouterr().err
+
+
+def test_image_grid_places_each_image_and_saves_a_png(tmp_path):
+    from PIL import Image
+
+    from latent_ebm.core.artifacts import image_grid, save_image_grid
+
+    imgs = torch.stack([torch.full((1, 4, 4), v) for v in (-1.0, 0.0, 1.0)])  # black, grey, white
+    grid = image_grid(imgs, nrow=2, pad=1)
+    assert grid.shape == (1 + 2 * 5, 1 + 2 * 5, 1)
+    assert grid[1, 1, 0] == 0 and grid[1, 6, 0] == 128 and grid[6, 1, 0] == 255
+    path = save_image_grid(torch.rand(5, 3, 8, 8) * 2 - 1, tmp_path / "grid.png")
+    assert Image.open(path).size == (2 + 3 * 10, 2 + 2 * 10)
+    with pytest.raises(ValueError, match="images=.*is not allowed"):
+        image_grid(torch.zeros(2, 2, 4, 4))

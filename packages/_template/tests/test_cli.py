@@ -11,9 +11,9 @@ def test_cli_fit_test_predict_tiny(tmp_path, capsys):
     assert ckpts
     main(["test", "--config", "tiny", *root, "--ckpt_path", str(ckpts[-1])])
     assert "test/nll" in capsys.readouterr().out
-    main(["predict", "--config", "tiny", *root, "--ckpt_path", "last"])
+    main(["predict", "--config", "tiny", *root, "--ckpt_path", "last", "--n", "10"])
     samples = sorted(tmp_path.rglob("samples.csv"))
-    assert samples and len(samples[0].read_text().splitlines()) == 1 + 64  # header + the test split
+    assert samples and len(samples[0].read_text().splitlines()) == 1 + 10  # header + --n samples
     err = capsys.readouterr().err
     assert "predict finished" in err and str(samples[0]) in err
 

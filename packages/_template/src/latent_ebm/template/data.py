@@ -39,14 +39,17 @@ class _Indexed(Dataset):
 class TemplateDataModule(L.LightningDataModule):
     """Train / validation / test splits of the ring mixture, each from its own seed.
 
-    Args: n_train, n_val, n_test (examples), batch_size, std (of each mode), seed.
+    Args: n_train, n_val, n_test (examples), batch_size, std (of each mode), seed, predict_n
+        (how many samples ``predict`` draws; ``predict --n N`` sets it).
     """
 
     def __init__(self, n_train: int = 2048, n_val: int = 256, n_test: int = 256, batch_size: int = 128,
-                 std: float = 0.1, seed: int = 0) -> None:
+                 std: float = 0.1, seed: int = 0, predict_n: int = 256) -> None:
         super().__init__()
-        for name, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("batch_size", batch_size)):
+        for name, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("batch_size", batch_size),
+                            ("predict_n", predict_n)):
             check_int(name, value, low=1)
+        self.predict_n = predict_n
         check_real("std", std, low=0.0, low_open=True)
         self.save_hyperparameters()
 
@@ -69,4 +72,5 @@ class TemplateDataModule(L.LightningDataModule):
         return DataLoader(self.test_set, batch_size=self.hparams.batch_size)
 
     def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self.test_set, batch_size=self.hparams.batch_size)
+        """``predict_n`` placeholder rows: the model draws one sample per row."""
+        return DataLoader(_Indexed(torch.zeros(self.predict_n, 2)), batch_size=self.hparams.batch_size)

@@ -188,9 +188,30 @@ class LatentEBMCLI(LightningCLI):
         if any(k in mh and mh[k] != v for k, v in dh.items()):
             data._log_hyperparams = False
 
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> Any:
+        """Lightning's, plus ``predict --n N``: how many items to predict (the DataModule's
+        ``predict_n``)."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "predict":
+            parser.add_argument("--n", type=int | None, default=None,
+                                help="how many items to predict (sets the data module's predict_n)")
+        return parser
+
+    def _set_predict_n(self) -> None:
+        n = self.config["predict"].get("n")
+        if n is None:
+            return
+        if n < 1:
+            raise UsageError(f"n={n!r} is not allowed; it must be an int >= 1")
+        if self.datamodule is None or not hasattr(self.datamodule, "predict_n"):
+            raise UsageError("n is not allowed for this method: its data module has no predict_n")
+        self.datamodule.predict_n = n
+
     def _run_subcommand(self, subcommand: str) -> None:
         """Run it; bad values found while running (data, shapes) are said in one line; evaluating
         without a checkpoint is said loudly."""
+        if subcommand == "predict":
+            self._set_predict_n()
         if subcommand != "fit" and not self.config[subcommand].get("ckpt_path"):
             _warn_rank_zero(f"warning: {subcommand} without --ckpt_path runs the model as constructed, "
                             "UNTRAINED; give --ckpt_path last (the newest run) or a checkpoint's path")
