@@ -157,7 +157,8 @@ def _describe_key(name: str, detail: str) -> str:
 
 def checkpoint_error(path: str, err: BaseException) -> str:
     """``PATH is not a valid checkpoint (...)``, never torch's advice to load with weights_only=False."""
-    reason = one_line(str(err)).split(" Weights only load failed")[0]
-    reason = re.sub(r"\s*\(?[Ii]n PyTorch 2\.6.*", "", reason)
-    reason = reason[:160] or type(err).__name__
+    paragraphs = [p.strip() for p in str(err).split("\n\n") if p.strip()]
+    advice = ("weights_only", "Weights only load failed", "Check the documentation", "In PyTorch 2.6")
+    reasons = [one_line(p) for p in paragraphs if not any(a in p for a in advice)]
+    reason = (reasons[0] if reasons else "")[:160] or "unreadable"
     return f"{path} is not a valid checkpoint ({type(err).__name__}: {reason})"

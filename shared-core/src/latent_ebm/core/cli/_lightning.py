@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import (
@@ -165,12 +164,27 @@ class LatentEBMCLI(LightningCLI):
                 raise UsageError(f"ckpt_path='last' is not allowed; no run under {root} has saved a last.ckpt "
                                  f"(looked in {root / 'checkpoints'})")
             path = self.config[sub]["ckpt_path"] = str(found)
-        if path and not Path(path).is_file():
+        if not path:
+            return
+        if not Path(path).is_file():
             raise UsageError(f"ckpt_path={path!r} is not allowed; no such file")
-        try:
-            super()._parse_ckpt_path()
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+        try:  # weights_only: a crafted pickle never runs; any failure means "not a checkpoint"
+            ckpt = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception as err:  # noqa: BLE001 - torch raises many kinds for bytes it cannot read
             raise UsageError(checkpoint_error(str(path), err)) from err
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+            raise UsageError(f"{path} is not a valid checkpoint (no state_dict: not saved by Lightning)")
+        hparams = dict(ckpt.get("hyper_parameters", {}))
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        if "_class_path" in hparams:  # as Lightning's own _parse_ckpt_path
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        try:
+            self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
+        except (ArgumentError, ValueError) as err:
+            raise UsageError(f"{path} does not fit this model: its saved settings are refused "
+                             f"({self._usage_error(err)})") from err
 
     def instantiate_classes(self) -> None:
         """As LightningCLI's (bad values said in one line), then keep Lightning from refusing to
@@ -219,6 +233,11 @@ class LatentEBMCLI(LightningCLI):
             super()._run_subcommand(subcommand)
         except (ValueError, DatasetUnavailableError) as err:
             raise self._usage_error(err) from err
+        except RuntimeError as err:
+            if "state_dict" not in str(err):
+                raise
+            path = self.config[subcommand].get("ckpt_path")
+            raise UsageError(f"{path} does not fit this model ({one_line(str(err))[:300]})") from err
 
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
         """Checkpoints load with ``weights_only=True`` unless the user asks otherwise."""
