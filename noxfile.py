@@ -126,6 +126,18 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"))
 
 
+@nox.session(name="gpu-dry", tags=["gpu"])
+def gpu_dry(session: nox.Session) -> None:
+    """The prepared GPU check, every step on the CPU at toy sizes (scripts/gpu-check.sh --dry-run),
+    so it cannot rot between the times a GPU is lent; all packages in one environment."""
+    session.env.update(UV_ENV)
+    targets = [arg for path in PACKAGES.values() for arg in ("-e", str(path))]
+    session.install(*targets, "pytest>=8", "matplotlib>=3.7")
+    _data_env(session)
+    out = Path(session.create_tmp()) / "gpu-check"
+    session.run("bash", str(ROOT / "scripts" / "gpu-check.sh"), "--out", str(out), "--dry-run", external=True)
+
+
 for _name, _path in PACKAGES.items():
 
     @nox.session(name=f"tests-{_name}", tags=["tests"])

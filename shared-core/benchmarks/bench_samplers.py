@@ -73,7 +73,7 @@ def bare_loop(method: str, energy, x0, steps: int, s: float, seed: int, threshol
         prop, log_q_fwd = ops.mala_propose(x, g, s, 1.0, seed, k)
         e_p, g_p = _grad(energy, prop)
         log_q_rev = -(x - prop + 0.5 * s * s * g_p).flatten(1).square().sum(1) / (2 * s * s)
-        u = ops.philox_normal(x.shape[0], seed, (1 << 32) + k)
+        u = ops.philox_normal(x.shape[0], seed, (1 << 32) + k, x.device, x.dtype)
         acc = torch.special.log_ndtr(u) < (e - e_p) + log_q_rev - log_q_fwd
         x = torch.where(acc[:, None], prop, x)
         g = torch.where(acc[:, None], g_p, g)
@@ -84,14 +84,16 @@ def bare_loop(method: str, energy, x0, steps: int, s: float, seed: int, threshol
 def _time(fn) -> float:
     t0 = time.perf_counter()
     fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    energy = MLPEnergy(args.dim, args.width)
-    x0 = torch.randn(args.batch, args.dim, generator=torch.Generator().manual_seed(0))
+    energy = MLPEnergy(args.dim, args.width).to(args.device)
+    x0 = torch.randn(args.batch, args.dim, generator=torch.Generator().manual_seed(0)).to(args.device)
     seed = 12345
     times = {m: {"bare": [], "langevin": []} for m in METHODS}
     for m in METHODS:  # warm-up (and a check that both do the same work)
@@ -111,14 +113,15 @@ def run(args: argparse.Namespace) -> dict:
                 times[m][name].append(_time(runs[name]))
     result = {
         "benchmark": "samplers overhead: langevin vs bare loop",
-        "device": "cpu",
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
         "platform": platform.platform(),
         "torch": torch.__version__,
-        "ops_backend": ops.backend("cpu"),
+        "ops_backend": ops.backend(args.device),
         "threads": args.threads,
         "steps": args.steps, "batch": args.batch, "dim": args.dim, "width": args.width,
         "step_size": args.step_size, "threshold": args.threshold, "repeats": args.repeats,
         "target_ratio": 1.10,
+        "targets": [],
         "methods": {},
         "notes": (
             "ratio: median over repeats of langevin/bare, each pair timed back to back "
@@ -138,6 +141,9 @@ def run(args: argparse.Namespace) -> dict:
             "ratio_of_mins": min(l_all) / min(b_all),
             "bare_all_s": b_all, "langevin_all_s": l_all,
         }
+        ratio = result["methods"][m]["ratio"]
+        result["targets"].append({"name": f"{m}: langevin / bare loop time", "value": ratio, "goal": "<= 1.10",
+                                  "met": ratio <= 1.10})
     return result
 
 
@@ -176,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--step-size", type=float, default=0.01)
     p.add_argument("--threshold", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=RESULTS / "samplers-cpu.json")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--out", type=Path, default=None, help="default results/samplers-<device>.json")
     args = p.parse_args(argv)
+    if args.out is None:
+        tag = "cpu" if args.device == "cpu" else torch.cuda.get_device_name().lower().replace(" ", "-")
+        args.out = RESULTS / f"samplers-{tag}.json"
     result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -265,3 +265,16 @@ def test_torch_compile_inductor(cpu_backend):
     compiled = torch.compile(_chain, fullgraph=False)
     for a, b in zip(compiled(x, 3, 0), _chain(x, 3, 0)):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", ["ula", "anisotropic", "mala"])
+def test_torch_compile_of_the_sampler_on_cuda(method, monkeypatch):
+    """``torch.compile(langevin)`` with inductor on the GPU equals the eager chain (scripts/gpu-check.sh)."""
+    monkeypatch.setenv(_build.ENV_VAR, "cuda")
+    x0 = torch.randn(64, 5, generator=torch.Generator().manual_seed(0)).cuda()
+    compiled = torch.compile(langevin)
+    a = compiled(_quartic, x0, 4, 0.1, method=method, generator=3)
+    b = langevin(_quartic, x0, 4, 0.1, method=method, generator=3)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -1,13 +1,18 @@
-"""CLI fit/test on the tiny configs, grouped settings from flags, and a resume through the CLI with
-the data module's epoch order and the EMA (bit-exact against the uninterrupted run; the
-module-level contract is in test_contract.py)."""
+"""CLI fit/test/predict on the tiny configs, grouped settings from flags, a resume through the CLI
+with the data module's epoch order and the EMA (bit-exact against the uninterrupted run; the
+module-level contract is in test_contract.py), every shipped config for one step, and the demo's
+first validation training the FID classifier (announced, cached)."""
 
+import math
 from pathlib import Path
 
+import pytest
 import torch
+from PIL import Image
 
 from latent_ebm.cdrl import CDRLModule
 from latent_ebm.cdrl.cli import main
+from latent_ebm.core.data import is_available
 from latent_ebm.core.testing.cli import CLIContract
 
 
@@ -18,13 +23,28 @@ def _last(root: str) -> Path:
     return found[-1]
 
 
-def test_cli_fit_and_test_tiny(tmp_path):
+def test_cli_fit_test_predict_tiny(tmp_path, capsys):
     root = str(tmp_path)
     main(["fit", "--config", "tiny", "--trainer.default_root_dir", root])
     last = _last(root)
+    assert list((tmp_path / "csv").rglob("metrics.csv")), "tiny keeps its logger on"
     cli = main(["test", "--config", "tiny", "--trainer.default_root_dir", root, "--ckpt_path", str(last)])
     mmd = float(cli.trainer.callback_metrics["test/mmd"])
     assert mmd == mmd and mmd < 1.0  # finite MMD of samples against held-out data
+    assert cli.datamodule.test_set is not None and cli.datamodule.val_set is None  # test data, not validation
+    capsys.readouterr()
+    main(["predict", "--config", "tiny", "--trainer.default_root_dir", root, "--ckpt_path", "last", "--n", "10"])
+    out = tmp_path / "predictions"
+    (csv,) = out.rglob("samples.csv")
+    lines = csv.read_text().splitlines()
+    assert lines[0] == "x0,x1" and len(lines) == 1 + 10  # header + --n samples
+    assert all(math.isfinite(float(v)) for line in lines[1:] for v in line.split(","))
+    (png,) = out.rglob("samples.png")
+    assert Image.open(png).size == (400, 400)  # the scatter
+    (pt,) = out.rglob("samples.pt")
+    assert torch.load(pt, weights_only=True)["x"].shape == (10, 2)
+    err = capsys.readouterr().err
+    assert "predict finished" in err and all(str(p) in err for p in (png, csv, pt))
 
 
 def test_cli_fit_tiny_drl_with_group_flags(tmp_path):
@@ -72,10 +92,49 @@ def test_resume_restores_ema_and_matches_uninterrupted_run(tmp_path):
             assert all(torch.equal(sa[n], sb[n]) for n in sa)
 
 
-class TestCDRLCLIErrors(CLIContract):
-    """Bad values, typos and bad checkpoints end in one line with exit 2 (the core's CLI contract)."""
+FASHION = is_available("fashion-mnist")
+# demo, drl-demo: the config as shipped, sampling fewer images at validation (FID of 16 samples)
+DEMO = ["--model.eval_samples", "16"] if FASHION else [
+    "--data.dataset", "synthetic", "--model.fid_dataset", "null", "--model.eval_samples", "16"]  # no Fashion-MNIST here
+# paper, drl-paper: the paper's model as it is (one CPU step at batch 2 takes seconds) on offline
+# images of CIFAR-10's shape (CIFAR-10 is a download); validation samples 2 images with one Langevin
+# step per level (sample_steps: sampling only, training keeps K); the Inception FID needs
+# torch-fidelity and its weights (a download; its wiring is tested in test_metrics.py).
+PAPER = ["--data.dataset", "synthetic-rgb", "--data.batch_size", "2", "--data.num_workers", "0",
+         "--data.n_train", "64", "--data.n_val", "16", "--model.eval_samples", "2", "--model.sample_steps", "1",
+         "--model.fid_inception", "false"]
+
+
+@pytest.mark.skipif(not FASHION, reason="fashion-mnist is not in the data cache (set LATENT_EBM_DATA_DIR)")
+def test_demo_trains_the_fid_classifier_in_validation_announced_and_cached(tmp_path, capsys, quick_fid_classifier):
+    """Issue 26: with its loggers on, the demo's first validation trains the FID classifier (in
+    Lightning's validation, under no_grad), says so and caches it; a later run reads the cache."""
+    root = ["--trainer.default_root_dir", str(tmp_path / "run")]
+    cli = main(["fit", "--config", "demo", *root, *CLIContract.ONE_STEP, *DEMO])
+    err = capsys.readouterr().err
+    cache = quick_fid_classifier / "cdrl" / "fashion-mnist" / "fid-classifier-32.pt"
+    assert "training the FID feature classifier once" in err and str(cache) in err
+    assert cache.is_file()
+    assert math.isfinite(float(cli.trainer.callback_metrics["val/fid_fashion-mnist-cnn"]))
+    import latent_ebm.cdrl.metrics as metrics
+
+    metrics.feature_extractor.cache_clear()  # the next run is a new process: it reads the cache
+    cli = main(["test", "--config", "demo", *root, "--ckpt_path", "last", "--trainer.limit_test_batches", "1", *DEMO])
+    err = capsys.readouterr().err
+    assert "training the FID feature classifier" not in err and "test finished" in err
+    assert math.isfinite(float(cli.trainer.callback_metrics["test/fid_fashion-mnist-cnn"]))
+
+
+class TestCDRLCLIContract(CLIContract):
+    """Every shipped config runs one step with its own loggers and callbacks; bad values, typos and
+    bad checkpoints end in one line with exit 2 (the core's CLI contract)."""
 
     main = staticmethod(main)
+    config_overrides = {"demo": DEMO, "drl-demo": DEMO, "paper": PAPER, "drl-paper": PAPER}
+
+    @pytest.fixture(autouse=True)
+    def _quick_fid(self, quick_fid_classifier):
+        """The demos' first validation trains the FID classifier: on 512 images, in a tmp folder."""
     bad_args = (
         (["--model.revision.n_steps", "-3"], "model.revision.n_steps=-3 is not allowed"),
         (["--model.energy_optim.lr", "0"], "model.energy_optim.lr=0.0 is not allowed"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import lightning as L
@@ -12,19 +13,22 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def device_tag() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """The machine in result file names: ``cpu`` or the GPU's name (``nvidia-h100-80gb-hbm3``)."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower()).strip("-")
 
 
-def write_json(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{device_tag()}.json"
+def write_json(name: str, payload: dict, out_dir: Path = RESULTS) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}-{device_tag()}.json"
     path.write_text(json.dumps(payload, indent=2))
     return path
 
 
-def png_path(name: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    return RESULTS / f"{name}-{device_tag()}.png"
+def png_path(name: str, out_dir: Path = RESULTS) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir / f"{name}-{device_tag()}.png"
 
 
 def quiet_trainer(**kw) -> L.Trainer:

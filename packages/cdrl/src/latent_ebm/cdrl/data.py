@@ -1,6 +1,10 @@
 """Data for CDRL: 2-d toy densities (generated here), MNIST / Fashion-MNIST padded to 32x32
-(from the core registry), synthetic images as the offline image fallback, and the paper's
-CIFAR-10 path.
+(from the core registry), synthetic images as the offline image fallback (grey, and RGB with
+CIFAR-10's shape), and the paper's CIFAR-10 path.
+
+Splits: train, validation and test. MNIST, Fashion-MNIST and CIFAR-10 take validation and test
+from their test files, disjoint (validation: ``n_val`` images of a permutation, test: the next
+``n_test``); the generated sets draw each split from its own seed.
 
 Images are scaled to [-1, 1] (official: ``x * 2 - 1``); 28x28 digits are padded with -1 to
 32x32 so the networks see the paper's resolution. Batches are dicts ``{"x", "y", "index"}``
@@ -26,14 +30,18 @@ from latent_ebm.core.rng import example_seed, register_stream
 
 from .cifar import load_cifar10
 
-__all__ = ["CDRLDataModule", "Examples", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images"]
+__all__ = ["CDRLDataModule", "Examples", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images",
+           "synthetic_rgb_images"]
 
 # Flips of epoch e read stream FLIP_STREAM + e (id kept from before the core's registry).
 FLIP_STREAM = register_stream("cdrl.flip", 0xF11B)
 
-DatasetName = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "cifar10"]
+DatasetName = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "synthetic-rgb",
+                      "cifar10"]
 TOY = ("mixture", "rings", "checkerboard")
 IDX = {"mnist", "fashion-mnist"}
+GENERATED = (*TOY, "synthetic", "synthetic-rgb")
+SPLIT_SEED = {"train": 0, "val": 1, "test": 2}  # a generated split draws from seed + this
 
 
 class ToyDensity:
@@ -123,6 +131,14 @@ def synthetic_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tenso
     return img[:, None], labels
 
 
+def synthetic_rgb_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tensor, Tensor]:
+    """Offline stand-in with CIFAR-10's shape: :func:`synthetic_images`' shapes, each in a random
+    colour on black, (n, 3, 32, 32) in [-1, 1], labelled by shape (0..3)."""
+    grey, labels = synthetic_images(n, seed, num_classes)
+    colour = torch.rand(n, 3, 1, 1, generator=torch.Generator().manual_seed(seed + 0x5EED)) * 2 - 1
+    return torch.where(grey > 0, colour, torch.tensor(-1.0)), labels
+
+
 class Examples(Dataset):
     """Examples as the suite's batch dicts: item i is ``{"x": x[i], "y": y[i], "index": i}``."""
 
@@ -148,28 +164,38 @@ class CDRLDataModule(L.LightningDataModule):
             ``synthetic`` (offline images) or ``cifar10`` (paper scale; see ``paper.yaml``).
         n_train: cap on training examples (None: all; toy: this many fresh samples, default 20000).
         n_val: validation examples (the reference set for MMD / FID).
+        n_test: test examples (None: as many as ``n_val``). MNIST, Fashion-MNIST and CIFAR-10 take
+            validation and test from their test files, disjoint; the generated sets (toys,
+            ``synthetic``, ``synthetic-rgb``) draw each split from its own seed.
+        predict_n: how many samples ``predict`` draws (``predict --n N`` sets it).
         random_flip: horizontal flips of training images (official CIFAR-10 augmentation), each
             decided by (seed, epoch, example index), so a resumed run flips exactly as an
             uninterrupted one.
     """
 
     def __init__(self, dataset: DatasetName = "mixture", batch_size: int = 128, n_train: int | None = None,
-                 n_val: int = 512, num_workers: int = 0, seed: int = 0, random_flip: bool = False) -> None:
+                 n_val: int = 512, n_test: int | None = None, num_workers: int = 0, seed: int = 0,
+                 random_flip: bool = False, predict_n: int = 64) -> None:
         super().__init__()
         check_choice("dataset", dataset, DatasetName.__args__)
         check_int("batch_size", batch_size, low=1)
         check_int("n_train", n_train, low=1, allow_none=True)
         check_int("n_val", n_val, low=2)
+        check_int("n_test", n_test, low=2, allow_none=True)
         check_int("num_workers", num_workers, low=0)
         check_int("seed", seed)
         check_choice("random_flip", random_flip, (True, False))
+        check_int("predict_n", predict_n, low=1)
         self.save_hyperparameters()
+        self.predict_n = predict_n
         self.train_set: Examples | None = None
+        self.val_set: Examples | None = None
+        self.test_set: Examples | None = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
         d = self.hparams.dataset
-        return (2,) if d in TOY else (3, 32, 32) if d == "cifar10" else (1, 32, 32)
+        return (2,) if d in TOY else (3, 32, 32) if d in ("cifar10", "synthetic-rgb") else (1, 32, 32)
 
     def prepare_data(self) -> None:
         if self.hparams.dataset in IDX:
@@ -179,29 +205,41 @@ class CDRLDataModule(L.LightningDataModule):
         elif self.hparams.dataset == "cifar10":
             get_file("cifar10", "cifar-10-python.tar.gz")
 
-    def _load(self, split: str) -> tuple[Tensor, Tensor]:
+    def _load(self, split: Literal["train", "val", "test"]) -> tuple[Tensor, Tensor]:
         h = self.hparams
-        seed = h.seed + (0 if split == "train" else 1)
-        n = (h.n_train or 20000) if split == "train" else h.n_val
-        if h.dataset in TOY:
-            x = make_toy(h.dataset, n, seed)
-            return x, torch.zeros(n, dtype=torch.long)
-        if h.dataset == "synthetic":
-            return synthetic_images(n, seed)
+        n_test = h.n_test or h.n_val
+        if h.dataset in GENERATED:  # each split its own draw
+            seed = h.seed + SPLIT_SEED[split]
+            n = {"train": h.n_train or 20000, "val": h.n_val, "test": n_test}[split]
+            if h.dataset in TOY:
+                return make_toy(h.dataset, n, seed), torch.zeros(n, dtype=torch.long)
+            return (synthetic_images if h.dataset == "synthetic" else synthetic_rgb_images)(n, seed)
         if h.dataset == "cifar10":
-            x, y = load_cifar10(split)
+            x, y = load_cifar10("train" if split == "train" else "test")
         else:
             x, y = load_idx_images(h.dataset, "train" if split == "train" else "test")
-        cap = h.n_train if split == "train" else h.n_val
-        if cap is not None and cap < len(x):
-            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:cap]
-            x, y = x[idx], y[idx]
-        return x, y
+        if split == "train":
+            if h.n_train is not None and h.n_train < len(x):
+                idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(h.seed))[:h.n_train]
+                x, y = x[idx], y[idx]
+            return x, y
+        # validation and test: disjoint parts of one permutation of the test file
+        if h.n_val >= len(x):
+            require("n_val", h.n_val, split == "val",
+                    f"the test split needs n_val < the {len(x)} images of {h.dataset}'s test file")
+            return x, y
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(h.seed + 1))
+        idx = perm[:h.n_val] if split == "val" else perm[h.n_val:h.n_val + n_test]
+        return x[idx], y[idx]
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is None:
-            self.train_set = Examples(*self._load("train"))
-            self.val_set = Examples(*self._load("val"))
+        """Load the splits ``stage`` uses: fit -> train and validation, validate -> validation,
+        test -> test, predict -> none (``predict`` samples ``predict_n`` from the model)."""
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
+                  "predict": ()}.get(stage or "", ("train", "val", "test"))
+        for split in splits:
+            if getattr(self, f"{split}_set") is None:
+                setattr(self, f"{split}_set", Examples(*self._load(split)))
 
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
@@ -214,7 +252,14 @@ class CDRLDataModule(L.LightningDataModule):
         return DataLoader(self.val_set, batch_size=max(self.hparams.batch_size, 256))
 
     def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()
+        return DataLoader(self.test_set, batch_size=max(self.hparams.batch_size, 256))
+
+    def predict_dataloader(self) -> DataLoader:
+        """``predict_n`` placeholder examples (zeros, index i): the model draws one sample per
+        example (a class-conditional model: of class i % num_classes)."""
+        n = self.predict_n
+        x, y = torch.zeros(n, *self.data_shape), torch.zeros(n, dtype=torch.long)
+        return DataLoader(Examples(x, y), batch_size=max(self.hparams.batch_size, 256))
 
 
 class _EpochFlip:

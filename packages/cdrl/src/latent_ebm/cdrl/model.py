@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from latent_ebm.core.artifacts import save_image_grid
 from latent_ebm.core.checks import as_shape, check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import CooperativeModule, Diagnostics, OptimConfig
 from latent_ebm.core.nn import batch_view
@@ -50,7 +52,7 @@ from .nets import EnergyNet, Initializer
 from .sampler import revise, sample_levels
 from .schedule import LevelCoefficients, NoiseSchedule
 
-__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws"]
+__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws", "scatter_png"]
 
 # Philox streams of the per-example training draws (``SeededModule.standard_normal``); the ids
 # predate the core's registry and are kept so that runs replay.
@@ -432,3 +434,63 @@ class CDRLModule(CooperativeModule):
 
     def on_test_epoch_end(self) -> None:
         self._quality("test")
+
+    # ----------------------------------------------------------------- predict
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """One sample per example of the batch (:meth:`sample`: EMA networks, ``sample_steps``
+        per level): ``{"x": samples}``, plus, for a class-conditional model, ``"y"``: the class
+        each sample was drawn for (the example's index mod ``num_classes``)."""
+        x, idx = self.split_batch(batch)
+        n, labels = x.shape[0], None
+        if self.null_label is not None:
+            idx = torch.arange(n) if idx is None else idx
+            labels = idx.to(self.device).long() % self.hparams.num_classes
+        out = {"x": self.sample(n, labels=labels).cpu()}
+        return out if labels is None else {**out, "y": labels.cpu()}
+
+    def write_predictions(self, predictions: Sequence[Mapping[str, Tensor]], out_dir: Path) -> list[Path]:
+        """What ``predict`` leaves (the core's ``PredictionWriter`` calls this): ``samples.png``,
+        an image grid (a class-conditional model: one column per class) or, for 2-d data, a
+        scatter of the samples; ``samples.csv`` for vector data (one sample per line); and
+        ``samples.pt``, ``{"x": (N, *data_shape)[, "y": (N,) classes]}``."""
+        x = torch.cat([p["x"] for p in predictions])
+        y = torch.cat([p["y"] for p in predictions]) if "y" in predictions[0] else None
+        out_dir = Path(out_dir)
+        tensors = out_dir / "samples.pt"
+        torch.save({"x": x} if y is None else {"x": x, "y": y}, tensors)
+        if x.dim() == 4:
+            nrow = self.hparams.num_classes if y is not None else None
+            return [save_image_grid(x.nan_to_num(0.0), out_dir / "samples.png", nrow=nrow), tensors]
+        written = []
+        if x.shape[1] == 2:
+            written.append(scatter_png(x, out_dir / "samples.png"))
+        cols = [f"x{i}" for i in range(x.shape[1])] + ([] if y is None else ["class"])
+        lines = [",".join(cols)]
+        for i, row in enumerate(x.tolist()):
+            lines.append(",".join([f"{v:.5f}" for v in row] + ([] if y is None else [str(int(y[i]))])))
+        csv = out_dir / "samples.csv"
+        csv.write_text("\n".join(lines) + "\n")
+        return [*written, csv, tensors]
+
+
+def scatter_png(points: Tensor, path: Path, size: int = 400) -> Path:
+    """A scatter of 2-d ``points`` (N, 2) as a PNG (Pillow): dark dots on white, axes through
+    the origin in grey, a square window symmetric about 0 that holds every finite point."""
+    from PIL import Image, ImageDraw
+
+    pts = points.detach().double().cpu()
+    pts = pts[torch.isfinite(pts).all(1)]
+    lim = max(1.0, float(pts.abs().max()) * 1.05) if len(pts) else 1.0
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    mid = (size - 1) / 2
+    draw.line([(0, mid), (size - 1, mid)], fill=(200, 200, 200))
+    draw.line([(mid, 0), (mid, size - 1)], fill=(200, 200, 200))
+    draw.text((4, 4), f"x0, x1 in [{-lim:.3g}, {lim:.3g}]; {len(pts)} points", fill=(90, 90, 90))
+    scale = (size - 1) / (2 * lim)
+    for a, b in pts.tolist():
+        u, v = (a + lim) * scale, (lim - b) * scale
+        draw.ellipse([u - 1.5, v - 1.5, u + 1.5, v + 1.5], fill=(31, 64, 160))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path

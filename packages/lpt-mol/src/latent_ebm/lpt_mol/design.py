@@ -46,7 +46,7 @@ def decode(model: LPTMolModule, u: Tensor, vocab: SelfiesVocab, *, top_k: int | 
     model.eval()
     z = model.latent_proj(model.prior.transform(u))
     head = [vocab.bos] + ([vocab.stoi[t] for t in sf.split_selfies(prefix)] if prefix else [])
-    prompt = torch.tensor(head).expand(u.shape[0], -1)
+    prompt = torch.tensor(head, device=u.device).expand(u.shape[0], -1)
     n_new = model.hparams.max_len + 1 - prompt.shape[1]
     out = model.decoder.generate(prompt, z, n_new, temperature=temperature, top_k=top_k,
                                  generator=generator, eos_id=vocab.eos)

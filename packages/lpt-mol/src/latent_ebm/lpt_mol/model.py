@@ -10,13 +10,19 @@ posterior sampling on z0; the core's ``LatentEBMModule`` runs the step, this cla
     MLE step   grad log p(x[, y]) = E_{p(z0|x,y)}[grad (log p_beta(x|U(z0)) + log p_gamma(y|U(z0)))]
                as the loss ``generator_loss`` (token-mean CE [+ lambda * property MSE])
 
+``predict`` samples molecules (``predict_step``: z0 ~ N(0, I), or z0 ~ p(z0 | y*) for a target
+y* in phase ``finetune``, decoded with top-k 50 at temperature 1) and ``write_predictions`` writes
+them as a SMILES table (validity, QED, SA, the regressors' predictions) and an RDKit grid image.
+
 The paper's body could not be read (README, "The paper's equations"), so no equation numbers are
 cited; each term names the function of the released LPT code it follows.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -226,6 +232,75 @@ class LPTMolModule(LatentEBMModule):
                       batch_size=self.batch_size_of(x), sync_dist=True)
         return nll
 
+    # ---- what a user looks at: predict -----------------------------------------------------------
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        """One molecule per row of the batch: z0 ~ N(0, I) (the prior: z = U(z0)), or, when the
+        rows carry a target ``"y"`` (raw property values, ``data.predict_target``), z0 ~ p(z0 | y)
+        by Langevin (``design.DESIGN_SCHEDULE``); decoded with top-k 50 at temperature 1 (the LPT
+        code's sampling). Returns the SMILES, the regressors' predictions of the raw properties
+        at z and the target (or None)."""
+        from .data import SelfiesVocab
+        from .design import decode, sample_latents_given_y
+
+        if self.vocab_state is None:
+            raise ValueError("the model has no SELFIES vocabulary: give --ckpt_path (a fitted run) or data to build it")
+        n = len(batch["index"])
+        y = batch.get("y")
+        with torch.enable_grad(), torch.inference_mode(False):
+            u = self.sample_prior(n)
+            if y is not None:
+                if self.hparams.phase != "finetune":
+                    raise not_allowed("predict_target", y[0].tolist(), "it needs a model fitted in phase finetune "
+                                      "(its property regressors are not trained in pretrain)")
+                if y.shape[1] != len(self.hparams.properties):
+                    raise not_allowed("predict_target", y[0].tolist(),
+                                      f"give one value per property the model predicts {self.hparams.properties}")
+                u = sample_latents_given_y(self, y.clone().to(u), u0=u, generator=self.rng).detach()
+        # the decoder samples with a generator on the model's device, seeded from the module's RNG
+        gen = torch.Generator(device=u.device).manual_seed(self.draw_seed())
+        smiles = decode(self, u, SelfiesVocab.from_state(self.vocab_state), generator=gen)
+        with torch.no_grad():
+            predicted = from_target(self.prop(self.prior.transform(u)), self.hparams.properties).cpu()
+        return {"smiles": smiles, "predicted": predicted, "target": None if y is None else y.cpu()}
+
+    def write_predictions(self, predictions: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+        """``molecules.tsv`` (one row per molecule: smiles, valid, qed, sa, and per property the
+        model predicts: its RDKit value where cheap (``plogp``), ``predicted_<p>`` (the regressor
+        at the molecule's latent; finetune only) and ``target_<p>`` when conditioned) and
+        ``molecules.png`` (RDKit grid of the first 16 valid molecules, QED and SA under each)."""
+        from rdkit import Chem
+        from rdkit.Chem import Draw
+
+        from latent_ebm.core.artifacts import write_table
+
+        from .oracles import ORACLES, canonical, qed, sa
+
+        props = self.hparams.properties
+        finetuned = self.hparams.phase == "finetune"
+        rows, mols, legends = [], [], []
+        for out in predictions:
+            for i, smi in enumerate(out["smiles"]):
+                valid = bool(smi) and canonical(smi) is not None
+                row: dict[str, Any] = {"smiles": smi, "valid": int(valid), "qed": _score(qed, smi, valid),
+                                       "sa": _score(sa, smi, valid)}
+                for j, p in enumerate(props):
+                    if p not in row and p in ORACLES:
+                        row[p] = _score(ORACLES[p], smi, valid)
+                    if finetuned:
+                        row[f"predicted_{p}"] = f"{float(out['predicted'][i, j]):.4f}"
+                    if out["target"] is not None:
+                        row[f"target_{p}"] = f"{float(out['target'][i, j]):.4g}"
+                rows.append(row)
+                if valid and len(mols) < 16:
+                    mols.append(Chem.MolFromSmiles(smi))
+                    legends.append(f"QED {row['qed']}  SA {row['sa']}")
+        written = [write_table(rows, out_dir / "molecules.tsv")]
+        if mols:
+            image = Draw.MolsToGridImage(mols, molsPerRow=4, subImgSize=(250, 250), legends=legends)
+            image.save(out_dir / "molecules.png")
+            written.append(out_dir / "molecules.png")
+        return written
+
     # ---- vocabulary plumbing ---------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
@@ -243,3 +318,14 @@ class LPTMolModule(LatentEBMModule):
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
         super().load_checkpoint_state(state)
         self.vocab_state = state.get("vocab")
+
+
+def _score(fn: Any, smiles: str, valid: bool) -> str:
+    """``fn(smiles)`` to 3 decimals, or empty for an invalid molecule or a failed score."""
+    if not valid:
+        return ""
+    try:
+        v = float(fn(smiles))
+    except Exception:  # noqa: BLE001 - a score RDKit cannot compute is left empty, the row stays
+        return ""
+    return f"{v:.3f}" if math.isfinite(v) else ""

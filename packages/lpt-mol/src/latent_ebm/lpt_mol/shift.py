@@ -31,8 +31,8 @@ from .filters import RELEASED_RING_SIZES, ring_sizes_ok
 from .model import LPT_POSTERIOR, LPTMolModule
 from .oracles import Oracle, canonical
 
-__all__ = ["ShiftConfig", "ShiftState", "load_round", "pool_latents", "refit", "run_shifting", "save_round",
-           "shift_round"]
+__all__ = ["ShiftConfig", "ShiftState", "load_round", "pool_latents", "read_round_file", "refit", "run_shifting",
+           "save_round", "shift_round"]
 
 # Released LPT / DSO online loop: 2 Langevin steps of 0.3 (noise factor 0.5) from warm starts.
 DSO_DESIGN = LangevinSchedule(n_steps=2, step_size=0.3, noise_scale=0.5)
@@ -220,15 +220,50 @@ def run_shifting(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state
 
 def save_round(path, model: LPTMolModule, oracle: Oracle, state: ShiftState,
                generator: torch.Generator | None = None) -> None:
-    """Checkpoint a shifting run mid-way: model weights + hparams, oracle cache/budget, pool, chains, RNG."""
+    """Checkpoint a shifting run mid-way: model weights + hparams, oracle cache/budget, pool, chains, RNG.
+
+    Plain data only (tensors, numbers, strings, lists, tuples and dicts of them), so
+    :func:`load_round` reads it with ``torch.load(weights_only=True)``."""
     torch.save({"model": model.state_dict(), "hparams": dict(model.hparams), "vocab": model.vocab_state,
                 "oracle": oracle.state_dict(), "shift": state.state_dict(),
                 "rng": generator.get_state() if generator is not None else None}, path)
 
 
+def read_round_file(path) -> dict:
+    """What :func:`save_round` wrote, read with ``weights_only=True``: a file holding anything but
+    plain data (a crafted pickle that would run code) is refused, and nothing in it runs.
+
+    Raises ``ValueError("PATH is not a valid design-round file (...)")`` in one line."""
+    try:
+        ck = torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise ValueError(f"{path} is not a valid design-round file (no such file)") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for bytes it will not read
+        raise ValueError(f"{path} is not a valid design-round file ({_load_reason(err)})") from None
+    missing = [k for k in ("model", "hparams", "vocab", "oracle", "shift", "rng") if not isinstance(ck, dict) or k not in ck]
+    if missing:
+        raise ValueError(f"{path} is not a valid design-round file (no {', '.join(missing)}: not saved by save_round)")
+    return ck
+
+
+def _load_reason(err: BaseException) -> str:
+    """torch's reason in one short line, without its advice to load with ``weights_only=False``
+    (unsafe: it would run the file's code)."""
+    advice = ("weights_only", "Weights only load failed", "Check the documentation", "In PyTorch 2.6")
+    parts = [" ".join(p.split()) for p in str(err).split("\n\n") if p.strip()]
+    reasons = [p for p in parts if not any(a in p for a in advice)]
+    reason = (reasons[0] if reasons else "unreadable")[:160]
+    if "GLOBAL" in reason:
+        reason += "; it holds code to run, not plain data, and was not loaded"
+    return f"{type(err).__name__}: {reason}"
+
+
 def load_round(path, oracle: Oracle, generator: torch.Generator | None = None) -> tuple[LPTMolModule, ShiftState]:
-    """Restore what :func:`save_round` wrote; ``oracle`` (same function) gets its cache and counts back."""
-    ck = torch.load(path, weights_only=False)
+    """Restore what :func:`save_round` wrote; ``oracle`` (same function) gets its cache and counts back.
+
+    Loads with ``weights_only=True`` (:func:`read_round_file`): a crafted file is refused with a
+    one-line ``ValueError`` and never runs."""
+    ck = read_round_file(path)
     names = inspect.signature(LPTMolModule.__init__).parameters
     model = LPTMolModule(**{k: v for k, v in ck["hparams"].items() if k in names})
     model.load_state_dict(ck["model"])

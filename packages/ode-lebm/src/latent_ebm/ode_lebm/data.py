@@ -16,7 +16,7 @@ from typing import Literal
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.data import EpochShuffle
@@ -140,7 +140,12 @@ class ODELEBMDataModule(L.LightningDataModule):
     """Train / val / test splits of one generated dataset (all offline, seeded).
 
     ``test_shift="dynamics"`` makes val and test use changed dynamics (parameter ranges outside
-    the training ones); the ``ood`` split always has them.
+    the training ones); the ``ood`` split always has them. ``test`` scores the test split
+    (``n_test`` sequences, drawn from their own seed), never the validation one.
+
+    ``predict_n`` (``predict --n N``): how many sequences ``predict`` forecasts: the first N of
+    the test split, or, when N exceeds ``n_test``, a split of N sequences drawn as the test one
+    (same horizon, masks and dynamics, the test split's seed); None: the whole test split.
     """
 
     def __init__(
@@ -162,6 +167,7 @@ class ODELEBMDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        predict_n: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -178,15 +184,20 @@ class ODELEBMDataModule(L.LightningDataModule):
         check_real("dt", dt, low=0.0, low_open=True, allow_none=True)
         check_choice("test_shift", test_shift, ("none", "dynamics"))
         check_int("num_workers", num_workers, low=0)
+        check_int("predict_n", predict_n, low=1, allow_none=True)
+        self.predict_n = predict_n
         self.obs_kind = DATASETS[dataset][1]
 
-    def split(self, name: Literal["train", "val", "test", "ood"]) -> SequenceDataset:
-        """Build one split; ``ood`` is the test split with changed dynamics."""
+    def split(self, name: Literal["train", "val", "test", "ood"], n: int | None = None) -> SequenceDataset:
+        """Build one split; ``ood`` is the test split with changed dynamics; ``n`` overrides the
+        split's size (the sequences are drawn from the split's own seed either way)."""
         h = self.hparams
         offsets = {"train": 0, "val": 1, "test": 2, "ood": 3}
         check_choice("split", name, sorted(offsets))
         seed = h.seed * 10 + offsets[name]
-        n = {"train": h.n_train, "val": h.n_val, "test": h.n_test, "ood": h.n_test}[name]
+        if n is None:
+            n = {"train": h.n_train, "val": h.n_val, "test": h.n_test, "ood": h.n_test}[name]
+        check_int("n", n, low=1)
         shifted = name == "ood" or (name != "train" and h.test_shift == "dynamics")
         steps = h.train_steps if name == "train" else h.test_steps
         seqs = make_sequences(h.dataset, n, steps, seed=1234 + seed, noise_std=h.noise_std,
@@ -210,7 +221,8 @@ class ODELEBMDataModule(L.LightningDataModule):
         return cache[name]
 
     def setup(self, stage: str | None = None) -> None:
-        for name in ("train", "val") if stage == "fit" else ("train", "val", "test"):
+        names = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for name in names.get(stage, ("train", "val", "test")):
             self.split_cache(name)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
@@ -228,5 +240,16 @@ class ODELEBMDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
 
+    def predict_set(self) -> Dataset:
+        """The sequences ``predict`` forecasts (see ``predict_n``)."""
+        n = self.predict_n
+        if n is None:
+            return self.split_cache("test")
+        check_int("predict_n", n, low=1)
+        if n <= self.hparams.n_test:
+            return Subset(self.split_cache("test"), range(n))
+        return self.split("test", n=n)
+
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
+        return DataLoader(self.predict_set(), batch_size=self.hparams.batch_size,
+                          num_workers=self.hparams.num_workers)

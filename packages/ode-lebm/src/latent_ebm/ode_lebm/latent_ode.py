@@ -9,6 +9,8 @@ neural ODE and emission as ODE-LEBM, and the ELBO
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 
@@ -16,6 +18,7 @@ from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import SeededModule
 from latent_ebm.core.nn import gaussian_kl
 from latent_ebm.ode_lebm.nets import Activation, LatentODE, ODEFunc, mlp
+from latent_ebm.ode_lebm.predictions import prediction_record, write_trajectories
 from latent_ebm.ode_lebm.sequence import (
     Batch,
     Likelihood,
@@ -186,8 +189,13 @@ class LatentODEVAE(SeededModule):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
-    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self.predict_trajectory(batch)
+    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """The forecast at the batch's times with what it came from (``predictions.prediction_record``)."""
+        return prediction_record(batch, self.predict_trajectory(batch), self.obs_shape)
+
+    def write_predictions(self, predictions: list[dict[str, torch.Tensor]], out_dir: Path) -> list[Path]:
+        """``trajectories.npz`` and ``trajectories.png``, as ODELEBMModule's."""
+        return write_trajectories(predictions, out_dir, title="latent ODE (amortised): forecasts")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

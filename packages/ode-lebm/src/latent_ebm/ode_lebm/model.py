@@ -18,6 +18,7 @@ factor z_s, time-invariant, and dynamic state z_d, the only part the ODE moves).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -28,6 +29,7 @@ from latent_ebm.core.lightning import ChainConfig, LatentEBMModule, OptimConfig
 from latent_ebm.core.priors import EnergyPrior, GaussianPrior
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.ode_lebm.nets import Activation, LatentODE, ODEFunc
+from latent_ebm.ode_lebm.predictions import prediction_record, write_trajectories
 from latent_ebm.ode_lebm.sequence import (
     Batch,
     Likelihood,
@@ -265,5 +267,12 @@ class ODELEBMModule(LatentEBMModule):
         self.log_dict({f"{stage}/{k}_mse": v.mean() for k, v in errs.items()},
                       batch_size=pred.shape[0], sync_dist=True)
 
-    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self.predict_trajectory(batch)
+    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """The forecast at the batch's times with what it came from (``predictions.prediction_record``)."""
+        return prediction_record(batch, self.predict_trajectory(batch), self.obs_shape)
+
+    def write_predictions(self, predictions: list[dict[str, torch.Tensor]], out_dir: Path) -> list[Path]:
+        """``trajectories.npz`` (pred, x, t, mask, extrap_mask) and ``trajectories.png`` (the
+        first sequences: observed points, truth, prediction, the observed window's end)."""
+        name = "ODE-LEBM" if self.hparams.prior == "ebm" else "ODE-LEBM, Gaussian prior"
+        return write_trajectories(predictions, out_dir, title=f"{name}: forecasts")
