@@ -252,3 +252,63 @@ def test_divergence_names_the_step(method, bad):
     step = 2 if method == "mala" else 3
     with pytest.raises(DivergenceError, match=f"step {step} of 6"):
         langevin(energy, start(4, 2), 6, 0.1, method=method)
+
+
+# --- STANLEY's anisotropic step (Karimi, Xie, Li 2023): gamma = th / max(th, |g|) -----------------
+
+
+def _quartic_energy(x):
+    return 0.5 * x.square().sum(dim=1) + 0.25 * x[:, 0] ** 4
+
+
+class _Linear:
+    """E(x) = -<w, x> per sample: grad E = -w everywhere (f = -E has gradient w)."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return -(x * self.w).flatten(1).sum(1)
+
+
+def test_anisotropic_with_an_infinite_threshold_is_ula_bit_for_bit():
+    x0 = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    a = langevin(gaussian_energy, x0, 5, 1.0, method="anisotropic", threshold=1e30, generator=7)
+    b = langevin(gaussian_energy, x0, 5, 1.0, method="ula", generator=7)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("granularity", ["element", "pixel", "sample"])
+def test_anisotropic_drift_is_truncated_at_half_the_threshold(granularity):
+    """Noise off, step 1: no coordinate moves more than th/2 per step (the paper's truncated drift)."""
+    w = torch.tensor([[[[0.01, 5.0], [-3.0, 0.2]]] * 3]) * torch.tensor([1.0, 2.0, -1.0]).view(1, 3, 1, 1)
+    x0 = torch.zeros(2, 3, 2, 2)
+    th = 0.05
+    x = langevin(_Linear(w), x0, 1, 1.0, method="anisotropic", threshold=th, noise_scale=0.0,
+                 granularity=granularity, generator=0)
+    assert x.abs().max() <= th / 2 + 1e-7
+
+
+def test_anisotropic_granularities_match_a_hand_computed_2x2x3_example():
+    """One step, noise off, s = 1, th = 1, on one (3, 2, 2) image whose f-gradient w is known:
+    element: gamma_i = 1/max(1, |w_i|); pixel: one gamma per pixel from the norm over the 3
+    channels; sample: one gamma from the norm over all 12 values. x moves by (gamma/2) w."""
+    w = torch.tensor([[[0.5, 2.0], [0.0, 4.0]],      # channel 0
+                      [[0.5, 0.0], [3.0, 0.0]],      # channel 1
+                      [[0.0, 0.0], [4.0, 3.0]]])[None]  # channel 2
+    run = lambda g: langevin(_Linear(w), torch.zeros(1, 3, 2, 2), 1, 1.0, method="anisotropic",  # noqa: E731
+                             threshold=1.0, noise_scale=0.0, granularity=g, generator=0)
+    # element: |w| <= 1 moves w/2, else sign(w)/2
+    torch.testing.assert_close(run("element"), 0.5 * w.clamp(-1, 1))
+    # pixel norms: (0,0): sqrt(.5) ~ .707 -> gamma 1; (0,1): 2 -> 1/2; (1,0): 5 -> 1/5; (1,1): 5 -> 1/5
+    gamma = torch.tensor([[1.0, 0.5], [0.2, 0.2]])
+    torch.testing.assert_close(run("pixel"), 0.5 * gamma * w)
+    # the whole sample: sqrt(.25+4+16+.25+9+16+9) = sqrt(54.5)
+    torch.testing.assert_close(run("sample"), 0.5 * w / 54.5**0.5)
+
+
+def test_pixel_granularity_needs_channels():
+    with pytest.raises(ValueError, match="granularity='pixel' needs x of shape"):
+        langevin(_quartic_energy, torch.zeros(4, 3), 1, 0.1, method="anisotropic", granularity="pixel", generator=0)
+    with pytest.raises(ValueError, match="granularity='row' is not allowed"):
+        langevin(_quartic_energy, torch.zeros(4, 3), 1, 0.1, method="anisotropic", granularity="row")

@@ -10,15 +10,18 @@ gradient g = ∇E(x) and eps ~ N(0, I) from the Philox stream of :mod:`latent_eb
   Tweedie 1996, sec. 1.4). It targets exp(-E) for any noise_scale > 0.
 - ``anisotropic`` (STANLEY; Karimi, Xie, Li 2023, arXiv 2310.12667): per-coordinate step
   s_i² = s²·threshold / max(threshold, |g_i|), then x_i <- x_i - (s_i²/2) g_i + s_i·noise_scale·eps_i.
-  Coordinates whose gradient exceeds the threshold move with a smaller step and smaller noise.
-  Not checked against the paper's update equation: the copies of the paper within reach (the
-  arXiv abstract page, the ar5iv HTML up to its introduction, aggregator summaries) stop before
-  the method section, so no equation number is cited here. The form is a reading of the
-  abstract's "anisotropic stepsize and a gradient-informed covariance matrix, embedded into a
-  discretized Langevin diffusion". A position-dependent step with no correction term is biased:
-  its stationary law is about exp(-E)·max(threshold, |g|)/threshold, not exp(-E) (on N(0, 1)
-  with threshold 1 the variance is 1.415; ``tests/test_samplers.py`` asserts that value, as a
-  property of this form, not of the paper's). Use ``mala`` where exactness matters.
+  With s = 1, noise_scale = eps and threshold = th this is the paper's update (Algorithm 1, eqs.
+  "step" and "anila" of the authors' LaTeX source, ``BelhalK/baiduresearch`` ``Tex/I-Conferences/
+  22)IJCAI22/2)STANLEY/main.tex``, whose title and abstract match arXiv 2310.12667; a 2022 draft,
+  not the final PDF): gamma = th / max(th, |grad f|), z <- z + (gamma/2) grad f + sqrt(gamma) eps xi,
+  f = -E. The drift is truncated at th/2 per coordinate and the noise shrinks where gradients are
+  steep. ``granularity`` says what |g| is: ``element`` (each coordinate; the paper's reading and
+  the authors' rebuttal's), ``pixel`` (the norm over the channel axis, dim 1, one step per pixel
+  shared by its channels: the authors' image code) or ``sample`` (the norm over all but the batch
+  dim: their 2-d toy code). A position-dependent step with no correction term is biased: its
+  stationary law is about exp(-E)·max(threshold, |g|)/threshold, not exp(-E) (on N(0, 1) with
+  threshold 1 the variance is 1.415; ``tests/test_samplers.py`` asserts that value). Use ``mala``
+  where exactness matters.
 
 Noise for step k comes from stream (seed, offset=k), seed drawn once from ``generator``, so a
 chain replays from the generator state alone; MALA's accept/reject uniforms use offset 2**32 + k.
@@ -65,11 +68,11 @@ class _Chain:
 
     def __init__(
         self, energy: Energy, x: Tensor, n_steps: int, step_size: float, noise_scale: float,
-        clip_grad: float | None, threshold: float, seed: int, want_norm: bool,
+        clip_grad: float | None, threshold: float, seed: int, want_norm: bool, granularity: str = "element",
     ) -> None:
         self.energy, self.n_steps, self.seed = energy, n_steps, seed
         self.step_size, self.noise_scale = float(step_size), float(noise_scale)
-        self.clip_grad, self.threshold = clip_grad, float(threshold)
+        self.clip_grad, self.threshold, self.granularity = clip_grad, float(threshold), granularity
         self.want_norm = want_norm or clip_grad is not None
         self.first_bad = torch.full((), -1, dtype=torch.int64, device=x.device)
 
@@ -150,7 +153,16 @@ class _ULA:
 class _Anisotropic(_ULA):
     def update(self, x: Tensor, g: Tensor, k: int) -> None:
         c = self.c
-        ops.anisotropic_update_(x, g, c.step_size, c.noise_scale, c.threshold, c.seed, k)
+        if c.granularity == "element":  # the fused kernel: gamma from each |g_i|
+            ops.anisotropic_update_(x, g, c.step_size, c.noise_scale, c.threshold, c.seed, k)
+            return
+        # one gamma per pixel (norm over channels) or per sample, the same Philox noise stream
+        dims = (1,) if c.granularity == "pixel" else tuple(range(1, g.dim()))
+        if c.granularity == "pixel" and g.dim() < 3:
+            raise ValueError(f"granularity='pixel' needs x of shape (B, C, ...); got {tuple(g.shape)}")
+        gamma = c.threshold / torch.linalg.vector_norm(g, dim=dims, keepdim=True).clamp_min(c.threshold)  # (0, 1]
+        eps = ops.philox_normal(x.shape, c.seed, k, x.device, x.dtype)
+        x.add_(-0.5 * c.step_size**2 * gamma * g + c.step_size * c.noise_scale * gamma.sqrt() * eps)
 
 
 class _MALA:
@@ -237,6 +249,7 @@ def langevin(
     method: str = "ula",
     clip_grad: float | None = None,
     threshold: float = 1.0,
+    granularity: str = "element",
     generator: torch.Generator | int | None = None,
     callback: Callback | None = None,
     return_info: bool = False,
@@ -252,6 +265,8 @@ def langevin(
         method: ``"ula"``, ``"mala"`` or ``"anisotropic"``.
         clip_grad: if set, each sample's gradient is rescaled to L2 norm <= clip_grad.
         threshold: STANLEY's threshold (anisotropic only).
+        granularity: what |g| is in STANLEY's step: ``element``, ``pixel`` or ``sample``
+            (anisotropic only; see the module docstring).
         generator: ``torch.Generator`` (one int64 seed is drawn from it), an int seed, or None
             (the global RNG).
         callback: called after every step with ``{"step", "x", "energy", "grad_norm"}`` (plus
@@ -266,13 +281,13 @@ def langevin(
     finiteness is recorded on device and checked once at the end, raising
     :class:`DivergenceError` naming the first step whose energy was NaN/inf.
     """
-    check_settings(n_steps, step_size, noise_scale, method, clip_grad, threshold)
+    check_settings(n_steps, step_size, noise_scale, method, clip_grad, threshold, granularity)
     _check_inputs(energy, x0, callback)
     seed = _draw_seed(generator)
     with torch.inference_mode(False), torch.enable_grad():
         x = x0.detach().clone(memory_format=torch.contiguous_format)
         chain = _Chain(energy, x, n_steps, step_size, noise_scale, clip_grad, threshold, seed,
-                       want_norm=callback is not None)
+                       want_norm=callback is not None, granularity=granularity)
         kernel = _KERNELS[method](chain)
         kernel.begin(x)
         for k in range(n_steps):

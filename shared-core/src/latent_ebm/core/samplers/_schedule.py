@@ -11,6 +11,8 @@ __all__ = ["METHOD_NAMES", "DivergenceError", "LangevinSchedule", "check_setting
 
 Method = Literal["ula", "mala", "anisotropic"]
 METHOD_NAMES: tuple[str, ...] = ("ula", "mala", "anisotropic")
+Granularity = Literal["element", "pixel", "sample"]
+GRANULARITIES: tuple[str, ...] = ("element", "pixel", "sample")
 
 
 class DivergenceError(ValueError):
@@ -24,6 +26,7 @@ def check_settings(
     method: object,
     clip_grad: object,
     threshold: object,
+    granularity: object = "element",
 ) -> None:
     """Raise ``ValueError`` naming the first bad argument, its value and what is allowed."""
     check_int("n_steps", n_steps, low=0)
@@ -34,13 +37,15 @@ def check_settings(
     check_real("noise_scale", noise_scale, low=0.0, low_open=strict)
     check_real("clip_grad", clip_grad, low=0.0, low_open=True, allow_none=True)
     check_real("threshold", threshold, low=0.0, low_open=True)
+    check_choice("granularity", granularity, GRANULARITIES)
 
 
 @dataclass(frozen=True)
 class LangevinSchedule:
     """Grouped Langevin settings, usable as a config value (see :func:`langevin` for meanings).
 
-    ``threshold`` is used by ``method="anisotropic"`` only. Validated on construction.
+    ``threshold`` and ``granularity`` are used by ``method="anisotropic"`` only. Validated on
+    construction.
     """
 
     n_steps: int = 20
@@ -49,9 +54,10 @@ class LangevinSchedule:
     method: Method = "ula"
     clip_grad: float | None = None
     threshold: float = 1.0
+    granularity: Granularity = "element"
 
     def __post_init__(self) -> None:
         check_settings(
             self.n_steps, self.step_size, self.noise_scale, self.method, self.clip_grad,
-            self.threshold,
+            self.threshold, self.granularity,
         )
