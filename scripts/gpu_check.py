@@ -217,7 +217,15 @@ def ltm_throughput(c: Check, left) -> tuple[str, str]:
                           left() / (2 if not extra else 1))
         statuses.append(status)
     c.steps[-1].targets = _targets_of(sorted(out.glob("throughput-*.json")))
-    return ("ok" if all(s == "ok" for s in statuses) else "failed"), ""
+    return _worst(statuses), ""
+
+
+def _worst(statuses: list[str]) -> str:
+    """ok when all are; timeout when every other one ran out of time; else failed."""
+    bad = [s for s in statuses if s != "ok"]
+    if not bad:
+        return "ok"
+    return "timeout" if all(s == "timeout" for s in bad) else "failed"
 
 
 # ---- the job queue ----------------------------------------------------------------------------------
@@ -283,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="where the results go ($OUT on the device)")
     p.add_argument("--dry-run", action="store_true", help="every step on the CPU at toy sizes (under 2 minutes)")
-    p.add_argument("--budget", type=float, default=None, help="total seconds (default 480; dry run 120)")
+    p.add_argument("--budget", type=float, default=None, help="total seconds (default 480; dry run 150)")
     p.add_argument("--jobs", default="lpt-train,ode-lebm-seeds,cdrl-fashion",
                    help=f"longer jobs in order, of {sorted(JOBS)} ('' for none)")
     p.add_argument("--steps", default="cuda-tests,bench-kernels,bench-samplers,packages,ltm-throughput,jobs")
@@ -299,12 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("error: no CUDA device; use --dry-run on a machine without a GPU", file=sys.stderr)
             return 2
-    budget = a.budget or (120.0 if a.dry_run else 480.0)
+    budget = a.budget or (150.0 if a.dry_run else 480.0)
     a.out.mkdir(parents=True, exist_ok=True)
     c = Check(a.out, a.dry_run, budget)
     limits = {"cuda-tests": 180, "bench-kernels": 45, "bench-samplers": 30, "packages": 120, "ltm-throughput": 120}
     if a.dry_run:
-        limits = {"cuda-tests": 30, "bench-kernels": 20, "bench-samplers": 20, "packages": 45, "ltm-throughput": 20}
+        # the first kernel benchmark builds the C++ op (20-40 s on a fresh 2-core machine)
+        limits = {"cuda-tests": 30, "bench-kernels": 45, "bench-samplers": 20, "packages": 45, "ltm-throughput": 20}
     bodies = {"cuda-tests": cuda_tests, "bench-kernels": bench_kernels, "bench-samplers": bench_samplers,
               "packages": packages, "ltm-throughput": ltm_throughput}
     for name in a.steps.split(","):

@@ -47,7 +47,7 @@ def test_groups_are_stored_as_plain_dicts_and_rebuilt():
     module = LinearGaussianLEBM(posterior=LangevinSchedule(7, 0.2), optim=OptimConfig(lr=3e-3))
     hp = module.hparams
     assert hp.posterior == {"n_steps": 7, "step_size": 0.2, "noise_scale": 1.0, "method": "ula",
-                            "clip_grad": None, "threshold": 1.0}
+                            "clip_grad": None, "threshold": 1.0, "granularity": "element"}
     assert isinstance(hp.optim, dict) and hp.optim["lr"] == 3e-3
     rebuilt = LinearGaussianLEBM(**hp)  # as load_from_checkpoint does
     assert rebuilt.posterior_schedule == module.posterior_schedule and rebuilt.optim == module.optim

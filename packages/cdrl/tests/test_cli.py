@@ -1,7 +1,7 @@
 """CLI fit/test/predict on the tiny configs, grouped settings from flags, a resume through the CLI
 with the data module's epoch order and the EMA (bit-exact against the uninterrupted run; the
 module-level contract is in test_contract.py), every shipped config for one step, and the demo's
-first validation training the FID classifier (announced, cached)."""
+first validation training the FID classifier."""
 
 import math
 from pathlib import Path
@@ -45,6 +45,19 @@ def test_cli_fit_test_predict_tiny(tmp_path, capsys):
     assert torch.load(pt, weights_only=True)["x"].shape == (10, 2)
     err = capsys.readouterr().err
     assert "predict finished" in err and all(str(p) in err for p in (png, csv, pt))
+
+
+def test_predict_writes_an_image_grid_one_column_per_class(tmp_path):
+    """Images: a PNG grid (a class-conditional model: column j holds class j) and the tensors."""
+    m = CDRLModule(data_shape=(1, 8, 8), num_classes=3, ebm_width=4, ebm_mult=(1,), init_width=4, init_mult=(1,),
+                   revision={"n_steps": 1})
+    batch = {"x": torch.zeros(7, 1, 8, 8), "y": torch.zeros(7, dtype=torch.long), "index": torch.arange(7)}
+    out = m.predict_step(batch, 0)
+    assert out["x"].shape == (7, 1, 8, 8) and out["y"].tolist() == [0, 1, 2, 0, 1, 2, 0]
+    png, pt = m.write_predictions([out, out], tmp_path)
+    assert png.name == "samples.png" and Image.open(png).size == (3 * 10 + 2, 5 * 10 + 2)  # 3 per row, 8 px + 2 pad
+    saved = torch.load(pt, weights_only=True)
+    assert saved["x"].shape == (14, 1, 8, 8) and saved["y"].tolist() == out["y"].tolist() * 2
 
 
 def test_cli_fit_tiny_drl_with_group_flags(tmp_path):
@@ -93,36 +106,18 @@ def test_resume_restores_ema_and_matches_uninterrupted_run(tmp_path):
 
 
 FASHION = is_available("fashion-mnist")
-# demo, drl-demo: the config as shipped, sampling fewer images at validation (FID of 16 samples)
-DEMO = ["--model.eval_samples", "16"] if FASHION else [
-    "--data.dataset", "synthetic", "--model.fid_dataset", "null", "--model.eval_samples", "16"]  # no Fashion-MNIST here
-# paper, drl-paper: the paper's model as it is (one CPU step at batch 2 takes seconds) on offline
-# images of CIFAR-10's shape (CIFAR-10 is a download); validation samples 2 images with one Langevin
-# step per level (sample_steps: sampling only, training keeps K); the Inception FID needs
-# torch-fidelity and its weights (a download; its wiring is tested in test_metrics.py).
-PAPER = ["--data.dataset", "synthetic-rgb", "--data.batch_size", "2", "--data.num_workers", "0",
-         "--data.n_train", "64", "--data.n_val", "16", "--model.eval_samples", "2", "--model.sample_steps", "1",
+# demo, drl-demo: the config as shipped; validation samples 8 images with one Langevin step per level
+# (sample_steps: sampling only, training keeps K)
+SAMPLE_FEW = ["--model.eval_samples", "8", "--model.sample_steps", "1"]
+DEMO = SAMPLE_FEW if FASHION else [  # where Fashion-MNIST is absent: offline images, no FID
+    "--data.dataset", "synthetic", "--model.fid_dataset", "null", *SAMPLE_FEW]
+# paper, drl-paper: the paper's model as it is (one CPU step at batch 1 takes seconds) on offline
+# images of CIFAR-10's shape (CIFAR-10 is a download), validation sampling 2 images with one Langevin
+# step per level; the Inception FID needs torch-fidelity and its weights (a download; its wiring is
+# tested in test_metrics.py).
+PAPER = ["--data.dataset", "synthetic-rgb", "--data.batch_size", "1", "--data.num_workers", "0",
+         "--data.n_train", "16", "--data.n_val", "4", "--model.eval_samples", "2", "--model.sample_steps", "1",
          "--model.fid_inception", "false"]
-
-
-@pytest.mark.skipif(not FASHION, reason="fashion-mnist is not in the data cache (set LATENT_EBM_DATA_DIR)")
-def test_demo_trains_the_fid_classifier_in_validation_announced_and_cached(tmp_path, capsys, quick_fid_classifier):
-    """Issue 26: with its loggers on, the demo's first validation trains the FID classifier (in
-    Lightning's validation, under no_grad), says so and caches it; a later run reads the cache."""
-    root = ["--trainer.default_root_dir", str(tmp_path / "run")]
-    cli = main(["fit", "--config", "demo", *root, *CLIContract.ONE_STEP, *DEMO])
-    err = capsys.readouterr().err
-    cache = quick_fid_classifier / "cdrl" / "fashion-mnist" / "fid-classifier-32.pt"
-    assert "training the FID feature classifier once" in err and str(cache) in err
-    assert cache.is_file()
-    assert math.isfinite(float(cli.trainer.callback_metrics["val/fid_fashion-mnist-cnn"]))
-    import latent_ebm.cdrl.metrics as metrics
-
-    metrics.feature_extractor.cache_clear()  # the next run is a new process: it reads the cache
-    cli = main(["test", "--config", "demo", *root, "--ckpt_path", "last", "--trainer.limit_test_batches", "1", *DEMO])
-    err = capsys.readouterr().err
-    assert "training the FID feature classifier" not in err and "test finished" in err
-    assert math.isfinite(float(cli.trainer.callback_metrics["test/fid_fashion-mnist-cnn"]))
 
 
 class TestCDRLCLIContract(CLIContract):
@@ -131,14 +126,25 @@ class TestCDRLCLIContract(CLIContract):
 
     main = staticmethod(main)
     config_overrides = {"demo": DEMO, "drl-demo": DEMO, "paper": PAPER, "drl-paper": PAPER}
-
-    @pytest.fixture(autouse=True)
-    def _quick_fid(self, quick_fid_classifier):
-        """The demos' first validation trains the FID classifier: on 512 images, in a tmp folder."""
     bad_args = (
         (["--model.revision.n_steps", "-3"], "model.revision.n_steps=-3 is not allowed"),
         (["--model.energy_optim.lr", "0"], "model.energy_optim.lr=0.0 is not allowed"),
         (["--model.ema_decay", "1.0"], "model.ema_decay=1.0 is not allowed"),
         (["--data.batch_size", "0"], "data.batch_size=0 is not allowed"),
         (["--model.n_levls", "3"], "did you mean --model.n_levels?"),
+        (["--model.n_steps", "-3"], "unrecognized option --model.n_steps"),  # K is revision.n_steps
+        (["--data.n_test", "1"], "data.n_test=1 is not allowed"),
+        (["--data.predict_n", "0"], "data.predict_n=0 is not allowed"),
     )
+
+    @pytest.fixture(autouse=True)
+    def _quick_fid(self, quick_fid_classifier):
+        """The demos' first validation trains the FID classifier: on a few images, in a tmp folder."""
+        self.artifacts = quick_fid_classifier
+
+    def test_shipped_config_runs_one_step(self, shipped_config, tmp_path, capsys):
+        """As the core's, and the demo's first validation trained its FID classifier (issue 26: it
+        could not, under Lightning's validation) into the empty cache."""
+        super().test_shipped_config_runs_one_step(shipped_config, tmp_path, capsys)
+        if FASHION and shipped_config == "demo":
+            assert (self.artifacts / "cdrl" / "fashion-mnist" / "fid-classifier-32.pt").is_file()

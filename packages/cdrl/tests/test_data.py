@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from latent_ebm.cdrl import CDRLDataModule, ToyDensity
-from latent_ebm.cdrl.data import synthetic_images
+from latent_ebm.cdrl.data import load_idx_images, synthetic_images, synthetic_rgb_images
 from latent_ebm.core.testing.plugin import requires_dataset
 
 
@@ -82,3 +82,47 @@ def test_flips_are_keyed_by_seed_epoch_and_index_not_the_global_rng():
     flips0 = {int(j): bool(f) for (_, _, i), fl in zip(a, flipped) for j, f in zip(i, fl)}
     flips1 = {int(j): bool(f) for (x, _, i) in c for j, f in zip(i, (x != x_all[i]).flatten(1).any(1))}
     assert flips0 != flips1  # a new epoch draws new flips
+
+
+@requires_dataset("fashion-mnist")
+def test_test_split_is_held_out_images_apart_from_validation():
+    """Validation: n_val images of a permutation of the test file (as before); test: the next n_test."""
+    dm = CDRLDataModule("fashion-mnist", n_train=64, n_val=32, n_test=48)
+    dm.setup("validate")
+    dm.setup("test")
+    assert dm.train_set is None and len(dm.val_set) == 32 and len(dm.test_set) == 48
+    x_test, _ = load_idx_images("fashion-mnist", "test")
+    perm = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(dm.val_set.x, x_test[perm[:32]]) and torch.equal(dm.test_set.x, x_test[perm[32:80]])
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["x"].shape == (48, 1, 32, 32)
+    with pytest.raises(ValueError, match="n_val=10000 is not allowed"):
+        CDRLDataModule("fashion-mnist", n_val=10000).setup("test")
+
+
+@pytest.mark.parametrize("name", ["mixture", "synthetic", "synthetic-rgb"])
+def test_generated_sets_draw_each_split_from_its_own_seed(name):
+    dm = CDRLDataModule(name, n_train=16, n_val=8)
+    dm.setup()
+    assert len(dm.test_set) == 8  # n_test: as many as n_val
+    shape = (2,) if name == "mixture" else (3, 32, 32) if name == "synthetic-rgb" else (1, 32, 32)
+    assert dm.data_shape == shape and dm.test_set.x.shape == (8, *shape)
+    assert not torch.equal(dm.test_set.x, dm.val_set.x) and not torch.equal(dm.test_set.x, dm.train_set.x[:8])
+    again = CDRLDataModule(name, n_train=16, n_val=8)
+    again.setup("test")
+    assert torch.equal(again.test_set.x, dm.test_set.x)
+
+
+def test_synthetic_rgb_images_are_coloured_shapes():
+    x, y = synthetic_rgb_images(32, seed=3)
+    grey, y_grey = synthetic_images(32, seed=3)
+    assert x.shape == (32, 3, 32, 32) and x.min() >= -1 and x.max() <= 1 and torch.equal(y, y_grey)
+    assert torch.equal((x > -1).any(1), grey[:, 0] > 0)  # the same shapes, on black
+    assert x.std(dim=1).mean() > 0  # colours differ between channels
+
+
+def test_predict_n_placeholders():
+    dm = CDRLDataModule("synthetic", batch_size=4, predict_n=300)
+    dm.predict_n = 5  # as predict --n 5 sets it
+    batches = list(dm.predict_dataloader())
+    assert [b["x"].shape for b in batches] == [(5, 1, 32, 32)] and batches[0]["index"].tolist() == list(range(5))

@@ -9,6 +9,7 @@ import yaml
 
 import latent_ebm.cdrl.metrics as metrics
 from latent_ebm.cdrl import CDRLModule
+from latent_ebm.core.testing.plugin import requires_dataset
 
 
 class _FakeFID:
@@ -64,3 +65,21 @@ def test_paper_config_uses_inception_fid_on_cifar10():
     assert cfg["model"].get("fid_dataset") is None
     m = CDRLModule(**cfg["model"])  # the config is a valid constructor call
     assert m.hparams.fid_inception and m.data_shape == (3, 32, 32)
+
+
+@requires_dataset("fashion-mnist")
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_fid_classifier_trains_inside_validation_announced_and_cached(mode, quick_fid_classifier, capsys):
+    """Issue 26: the first FID, computed inside validation (no_grad; Lightning's default is
+    inference mode), trains the classifier, says so with the cache path, and a later run reads it."""
+    real, fake = torch.rand(8, 1, 32, 32) * 2 - 1, torch.rand(8, 1, 32, 32) * 2 - 1
+    context = torch.no_grad if mode == "no_grad" else torch.inference_mode
+    with context():
+        first = metrics.fid(real, fake, "fashion-mnist")
+    cache = quick_fid_classifier / "cdrl" / "fashion-mnist" / "fid-classifier-32.pt"
+    err = capsys.readouterr().err
+    assert "training the FID feature classifier once" in err and str(cache) in err and cache.is_file()
+    metrics.feature_extractor.cache_clear()  # as a new process: the classifier comes from the cache
+    with context():
+        again = metrics.fid(real, fake, "fashion-mnist")
+    assert "training the FID" not in capsys.readouterr().err and again == pytest.approx(first)

@@ -27,7 +27,7 @@ def test_predict_step_uses_prompt_and_respects_context():
     model = LTMModule(**SMALL, window=4, n_latents=4, fast={"steps": 2}, max_new_tokens=100, temperature=0.0)
     prompt = torch.randint(0, 17, (1, 10))
     out = model.predict_step({"x": prompt}, 0)
-    assert out.shape == (1, 24) and torch.equal(out[:, :10], prompt)
+    assert torch.equal(out["prompt"], prompt) and out["continuation"].shape == (1, 14)  # up to the context, 24
 
 
 def test_gpt_baseline_is_same_decoder_without_cross_attention():

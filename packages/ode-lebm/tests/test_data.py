@@ -63,3 +63,19 @@ def test_rotating_mnist_turns_once_in_16_frames():
     assert (frames[:, 16] - frames[:, 0]).abs().mean() < 0.01  # one full turn
     quarter = min((frames[:, 4] - torch.rot90(frames[:, 0], k, dims=(1, 2))).abs().mean() for k in (1, -1))
     assert quarter < 0.25 * (frames[:, 4] - frames[:, 0]).abs().mean()  # frame 4 = 90 degrees
+
+
+def test_test_scores_the_test_split_and_predict_n_chooses_its_sequences():
+    dm = ODELEBMDataModule(dataset="sinusoids", n_train=6, n_val=3, n_test=5, train_steps=8, test_steps=12,
+                           batch_size=4)
+    dm.setup("test")
+    test = dm.test_dataloader().dataset
+    assert len(test) == 5 and not torch.equal(test.seqs.x[:3], dm.split("val").seqs.x)
+    assert torch.equal(test.seqs.x, dm.split("test").seqs.x)
+    assert len(dm.predict_dataloader().dataset) == 5  # predict_n None: the whole test split
+    dm.predict_n = 2  # predict --n 2: the first 2 test sequences, as test scores them
+    batch = next(iter(dm.predict_dataloader()))
+    assert torch.equal(batch["x"], test.seqs.x[:2]) and torch.equal(batch["mask"], test.mask[:2])
+    dm.predict_n = 9  # more than n_test: 9 sequences drawn as the test split is
+    more = dm.predict_dataloader().dataset
+    assert len(more) == 9 and more.seqs.x.shape[1] == 12 and (more.extrap[:, 8:] == 1).all()

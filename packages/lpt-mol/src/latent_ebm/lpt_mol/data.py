@@ -241,9 +241,10 @@ class LPTMolDataModule(L.LightningDataModule):
         check_int("predict_n", predict_n, low=1)
         if predict_target is not None:
             target = list(predict_target) if isinstance(predict_target, Sequence) else None
-            require("predict_target", predict_target, target is not None and len(target) == len(properties) and all(
-                isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in target),
-                f"give one finite value per property {tuple(properties)}, e.g. [0.9]")
+            require("predict_target", predict_target if target is None else target,
+                    target is not None and len(target) == len(properties) and all(
+                        isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in target),
+                    f"give one finite value per property {list(properties)}, e.g. [0.9]")
         self.predict_n = predict_n
         self.vocab: SelfiesVocab | None = None
         self.test_set: TokenDataset | None = None

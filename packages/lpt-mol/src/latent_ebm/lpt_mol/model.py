@@ -249,11 +249,12 @@ class LPTMolModule(LatentEBMModule):
         with torch.enable_grad(), torch.inference_mode(False):
             u = self.sample_prior(n)
             if y is not None:
+                target = [round(float(v), 6) for v in y[0]]  # as the user gave it (y is float32)
                 if self.hparams.phase != "finetune":
-                    raise not_allowed("predict_target", y[0].tolist(), "it needs a model fitted in phase finetune "
+                    raise not_allowed("predict_target", target, "it needs a model fitted in phase finetune "
                                       "(its property regressors are not trained in pretrain)")
                 if y.shape[1] != len(self.hparams.properties):
-                    raise not_allowed("predict_target", y[0].tolist(),
+                    raise not_allowed("predict_target", target,
                                       f"give one value per property the model predicts {self.hparams.properties}")
                 u = sample_latents_given_y(self, y.clone().to(u), u0=u, generator=self.rng).detach()
         # the decoder samples with a generator on the model's device, seeded from the module's RNG
@@ -264,10 +265,11 @@ class LPTMolModule(LatentEBMModule):
         return {"smiles": smiles, "predicted": predicted, "target": None if y is None else y.cpu()}
 
     def write_predictions(self, predictions: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-        """``molecules.tsv`` (one row per molecule: smiles, valid, qed, sa, and per property the
-        model predicts: its RDKit value where cheap (``plogp``), ``predicted_<p>`` (the regressor
-        at the molecule's latent; finetune only) and ``target_<p>`` when conditioned) and
-        ``molecules.png`` (RDKit grid of the first 16 valid molecules, QED and SA under each)."""
+        """``molecules.tsv``, one row per molecule: smiles (RDKit's canonical form where it
+        parses), valid (1/0), qed, sa, and for each property the model predicts its RDKit value
+        (where one is cheap: ``plogp``), ``predicted_<p>`` (the regressor at the molecule's latent;
+        phase finetune only) and ``target_<p>`` (when conditioned); and ``molecules.png``, an
+        RDKit grid of the first 16 valid molecules with QED and SA under each."""
         from rdkit import Chem
         from rdkit.Chem import Draw
 
@@ -279,8 +281,9 @@ class LPTMolModule(LatentEBMModule):
         finetuned = self.hparams.phase == "finetune"
         rows, mols, legends = [], [], []
         for out in predictions:
-            for i, smi in enumerate(out["smiles"]):
-                valid = bool(smi) and canonical(smi) is not None
+            for i, decoded in enumerate(out["smiles"]):
+                can = canonical(decoded) if decoded else None  # RDKit's canonical SMILES; None: invalid
+                valid, smi = can is not None, can or decoded
                 row: dict[str, Any] = {"smiles": smi, "valid": int(valid), "qed": _score(qed, smi, valid),
                                        "sa": _score(sa, smi, valid)}
                 for j, p in enumerate(props):

@@ -124,13 +124,20 @@ class LTMDataModule(L.LightningDataModule):
             scale), or the offline ``latent-topic`` corpus.
         seq_len: block length L (BOS included).
         batch_size / eval_batch_size: training / evaluation batch sizes.
-        test_split: split used by ``test`` (``validation`` or ``test``).
+        test_split: split used by ``test``: ``test`` (default) or ``validation``. The text corpora's
+            test split is their own test file (WikiText-2 ``test.txt``, PTB ``ptb.test.txt``,
+            TinyShakespeare's last 5 % of characters, LAMBADA's only split); OpenWebText has no
+            test split, so its held-out 0.05 % serves as both validation and test (test =
+            validation). latent-topic's test split is ``n_val_docs`` fresh documents of the same
+            corpus (their own seed, ``corpus_seed + 3``), held out like the validation ones.
         topic_vocab, topic_count, topic_weight, n_train_docs, n_val_docs, corpus_seed: the
             latent-topic corpus (:class:`~latent_ebm.ltm.corpus.LatentTopicCorpus`).
         predict_prompts: prompt strings for ``predict`` (text corpora; encoded with GPT-2 BPE,
-            BOS-prefixed). Empty: unconditional from BOS. latent-topic uses the first
-            ``prompt_len`` tokens of validation documents instead.
-        predict_count: how many prompts/samples for ``predict`` on latent-topic or with no prompts.
+            BOS-prefixed), used in turn. Empty: unconditional samples from BOS. latent-topic
+            prompts are instead the first ``prompt_len`` tokens (BOS included) of fresh
+            documents of the corpus (seed ``corpus_seed + 4``).
+        predict_n: how many samples ``predict`` writes (``predict --n N`` sets it); None: one per
+            ``predict_prompts`` string, else 4.
         cache_dir: tokenized-shard cache (see :func:`token_cache_dir`).
     """
 
@@ -149,16 +156,18 @@ class LTMDataModule(L.LightningDataModule):
         corpus_seed: int = 0,
         predict_prompts: list[str] | None = None,
         prompt_len: int = 16,
-        predict_count: int = 4,
+        predict_n: int | None = None,
         num_workers: int = 0,
         cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         check_choice("dataset", dataset, DatasetName.__args__)
         for name, v, lo in (("seq_len", seq_len, 2), ("batch_size", batch_size, 1), ("n_train_docs", n_train_docs, 1),
-                            ("n_val_docs", n_val_docs, 1), ("prompt_len", prompt_len, 1), ("predict_count", predict_count, 1)):
+                            ("n_val_docs", n_val_docs, 1), ("prompt_len", prompt_len, 1)):
             check_int(name, v, low=lo)
         check_int("eval_batch_size", eval_batch_size, low=1, allow_none=True)
+        check_int("predict_n", predict_n, low=1, allow_none=True)
+        self.predict_n = predict_n
         require("prompt_len", prompt_len, prompt_len < seq_len, f"it must be < seq_len={seq_len}")
         self.save_hyperparameters()
         self.eval_batch_size = eval_batch_size or batch_size
@@ -231,17 +240,22 @@ class LTMDataModule(L.LightningDataModule):
         return self._loader(self.hparams.test_split, self.eval_batch_size, False)
 
     def predict_dataloader(self) -> DataLoader:
-        """Prompts (1, T0) one per batch: prompt lengths differ between strings."""
+        """``predict_n`` prompts (1, T0), one per batch: prompt lengths differ between strings."""
         hp = self.hparams
+        check_int("predict_n", self.predict_n, low=1, allow_none=True)
         if hp.dataset == "latent-topic":
+            n = self.predict_n or 4
             self.setup()
-            x = self.splits["validation"].x[: hp.predict_count, : hp.prompt_len]
+            docs, _ = self.corpus.sample(n, hp.prompt_len - 1, hp.corpus_seed + 4)
+            x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, prompt_len)
             return DataLoader(TokenBlocks(x, index=False), batch_size=1)
         if hp.predict_prompts:
             from .tokenizer import gpt2_tokenizer
 
             tok = gpt2_tokenizer()
-            prompts = [torch.tensor([BOS_ID, *tok.encode(p)]) for p in hp.predict_prompts]
+            encoded = [torch.tensor([BOS_ID, *tok.encode(p)]) for p in hp.predict_prompts]
+            n = self.predict_n or len(encoded)
+            prompts = [encoded[i % len(encoded)] for i in range(n)]
         else:
-            prompts = [torch.tensor([BOS_ID])] * hp.predict_count
+            prompts = [torch.tensor([BOS_ID])] * (self.predict_n or 4)
         return DataLoader(TokenBlocks(prompts, index=False), batch_size=1)

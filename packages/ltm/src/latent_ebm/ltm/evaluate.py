@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     from .model import GPTModule
 
     cls = LTMModule if a.model == "ltm" else GPTModule
-    module = cls.load_from_checkpoint(a.checkpoint, map_location="cpu")
+    module = cls.load_from_checkpoint(a.checkpoint, map_location="cpu", weights_only=True)
     out = {d: zero_shot_ppl(module, d, max_blocks=a.max_blocks, steps=a.steps) for d in ("ptb", "wikitext-2", "lambada")}
     out["lambada_acc"] = lambada_accuracy(module, max_examples=a.lambada_examples, steps=a.steps)
     print(json.dumps(out, indent=2))

@@ -145,15 +145,22 @@ class LTMModule(LanguageModelMixin, DualRateModule):
             return torch.randn(prompt.shape[0], *self.latent_shape, device=prompt.device)
         return self.fit_local(prompt, self.fast.eval_steps_or_steps if steps is None else steps).mu
 
-    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """Prompt {"x": (B, T0)} -> (B, T0 + n) tokens decoded from p_beta(x | z), z from
-        :meth:`infer_z`."""
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """Prompt {"x": (B, T0)} -> {"prompt": (B, T0), "continuation": (B, n)}: n tokens decoded from
+        p_beta(x | z) after the prompt, z from :meth:`infer_z` (``samples.txt``: :meth:`write_predictions`)."""
         prompt, _ = self.split_batch(batch)
         hp = self.hparams
         z = self.infer_z(prompt)
         self.decoder.eval()
-        return self.decoder.generate(prompt, z, self.generation_length(prompt), temperature=hp.temperature,
-                                     top_k=hp.top_k, top_p=hp.top_p)
+        out = self.decoder.generate(prompt, z, self.generation_length(prompt), temperature=hp.temperature,
+                                    top_k=hp.top_k, top_p=hp.top_p)
+        return {"prompt": prompt, "continuation": out[:, prompt.shape[1]:]}
+
+    def generation_note(self) -> str:
+        z = ("z ~ p(z), the prior" if self.hparams.z_source == "prior"
+             else f"z = mu of q(z | prompt) after {self.fast.eval_steps_or_steps} fast steps (a prior draw "
+                  "for a BOS-only prompt)")
+        return f"{super().generation_note()}, {z}"
 
 
 class GPTModule(LanguageModelMixin, SeededModule):
@@ -227,10 +234,12 @@ class GPTModule(LanguageModelMixin, SeededModule):
     def test_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         return self.eval_step(batch, "test")
 
-    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """Prompt {"x": (B, T0)} -> (B, T0 + n) tokens decoded from p_beta(x)."""
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """Prompt {"x": (B, T0)} -> {"prompt": (B, T0), "continuation": (B, n)}: n tokens decoded from
+        p_beta(x) after the prompt."""
         prompt, _ = self.split_batch(batch)
         hp = self.hparams
         self.decoder.eval()
-        return self.decoder.generate(prompt, None, self.generation_length(prompt), temperature=hp.temperature,
-                                     top_k=hp.top_k, top_p=hp.top_p)
+        out = self.decoder.generate(prompt, None, self.generation_length(prompt), temperature=hp.temperature,
+                                    top_k=hp.top_k, top_p=hp.top_p)
+        return {"prompt": prompt, "continuation": out[:, prompt.shape[1]:]}

@@ -109,7 +109,7 @@ def _plot_vectors(a: dict[str, np.ndarray], t: np.ndarray, path: Path, title: st
         ax.text(boundary, yhi, " extrapolation →", fontsize=7, va="top", ha="left", color="0.3")
         ax.text(boundary, yhi, "observed window ", fontsize=7, va="top", ha="right", color="0.3")
         if i == 0:
-            ax.legend(fontsize=7, loc="lower left")
+            ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     if title:

@@ -15,8 +15,9 @@ given as ``--ckpt_path`` are refused in one line (the pickle never runs: checkpo
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,25 @@ import pytest
 import torch
 
 __all__ = ["CLIContract", "assert_usage_error", "write_crafted_checkpoint"]
+
+
+@contextlib.contextmanager
+def _no_leftover_process_group() -> Iterator[None]:
+    """Run in-process Lightning with ``strategy: ddp`` on one device without leaking its process
+    group and ``MASTER_PORT`` (whose listening socket would make a later DDP test's rendezvous
+    fail with EADDRINUSE)."""
+    keys = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK")
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        yield
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def assert_usage_error(main: Callable[..., Any], argv: Sequence[str], expected: str,
@@ -73,27 +93,37 @@ class CLIContract:
                 "--trainer.check_val_every_n_epoch", "1", "--trainer.num_sanity_val_steps", "0",
                 "--trainer.accelerator", "cpu", "--trainer.devices", "1"]
 
-    def _configs(self) -> list[str]:
+    @classmethod
+    def _configs(cls) -> list[str]:
         from latent_ebm.core.cli import available_configs
 
-        package = type(self).main.__module__.rsplit(".", 1)[0] + ".configs"
+        package = cls.main.__module__.rsplit(".", 1)[0] + ".configs"
         return list(available_configs(package))
 
-    def test_every_shipped_config_runs_one_step(self, tmp_path, capsys):
-        """Each shipped config fits one step and validates once with its own loggers and
+    @classmethod
+    def pytest_generate_tests(cls, metafunc: pytest.Metafunc) -> None:
+        """One test per shipped config, so that ``pytest -n`` spreads them over workers."""
+        if "shipped_config" in metafunc.fixturenames:
+            names = cls._configs() if cls.config is not None else []
+            metafunc.parametrize("shipped_config", names or [None], ids=names or ["none"])
+
+    def test_shipped_config_runs_one_step(self, shipped_config, tmp_path, capsys):
+        """The shipped config fits one step and validates once with its own loggers and
         callbacks, then the run's checkpoint tests: a crash like a logger clash cannot ship."""
-        if self.config is None:
+        if shipped_config is None:
             pytest.skip("this command ships no configs")
-        main = type(self).main
-        for name in self._configs():
-            root = tmp_path / name
-            extra = self.config_overrides.get(name, [])
+        main, name = type(self).main, shipped_config
+        root = tmp_path / name
+        extra = self.config_overrides.get(name, [])
+        with _no_leftover_process_group():  # a paper config's strategy: ddp on one device
             main(["fit", "--config", name, "--trainer.default_root_dir", str(root), *self.ONE_STEP, *extra])
-            assert list((root / "checkpoints").rglob("last.ckpt")), f"config {name}: no checkpoint written"
+        assert list((root / "checkpoints").rglob("last.ckpt")), f"config {name}: no checkpoint written"
+        with _no_leftover_process_group():
             main(["test", "--config", name, "--trainer.default_root_dir", str(root), "--ckpt_path", "last",
-                  "--trainer.limit_test_batches", "1", "--trainer.accelerator", "cpu", "--trainer.devices", "1", *extra])
-            err = capsys.readouterr().err
-            assert "fit finished" in err and "test finished" in err, f"config {name}: {err[-2000:]}"
+                  "--trainer.limit_test_batches", "1", "--trainer.accelerator", "cpu", "--trainer.devices", "1",
+                  *extra])
+        err = capsys.readouterr().err
+        assert "fit finished" in err and "test finished" in err, f"config {name}: {err[-2000:]}"
 
     def _argv(self, tmp_path: Path, *extra: str, subcommand: str = "fit") -> list[str]:
         config = ["--config", self.config] if self.config else []
