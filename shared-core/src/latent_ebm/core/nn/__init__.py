@@ -1,8 +1,9 @@
 """Networks shared by several methods: the latent-conditioned Transformer decoder (LTM, LPT, and
-their plain-GPT baseline) and the 1-d UNet of LPT's prior."""
+their plain-GPT baseline), the 1-d UNet of LPT's prior and the DDPM image UNet (CDRL's initializer)."""
 
 from .attention import KVCache
 from .blocks import RMSNorm
+from .ddpm_unet import DDPMUNet
 from .decoder import LatentConditionedDecoder
 from .functional import batch_view, gaussian_kl
 from .rope import apply_rope, latent_positions, rope_tables
@@ -10,6 +11,7 @@ from .sampling import check_sampling, sample_next_token
 from .unet1d import UNet1d
 
 __all__ = [
+    "DDPMUNet",
     "KVCache",
     "LatentConditionedDecoder",
     "RMSNorm",
