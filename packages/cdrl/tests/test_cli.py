@@ -83,12 +83,12 @@ def test_resume_restores_ema_and_matches_uninterrupted_run(tmp_path):
     live = {k[len("ebm."):]: v for k, v in state["state_dict"].items() if k.startswith("ebm.")}
     assert any(not torch.equal(raw_saved[k], live[k]) for k in live if "original" in k or "weight" in k)
     loaded = CDRLModule.load_from_checkpoint(ckpt, weights_only=True)
-    assert loaded.iterations == 5
+    assert loaded.iterations == 5 and int(loaded.ema_updates) == 5  # the EMA's warm-up count
     for k, v in raw_saved.items():
         torch.testing.assert_close(loaded.ebm_ema.state_dict()[k], v)
     cli = main(["fit", "--config", "tiny", "--trainer.default_root_dir", root, "--trainer.max_epochs", "2",
                 "--ckpt_path", str(ckpt)])
-    assert cli.trainer.global_step == 20 and cli.model.iterations == 10
+    assert cli.trainer.global_step == 20 and cli.model.iterations == 10 and int(cli.model.ema_updates) == 10
     after = cli.model.ebm_ema.state_dict()
     assert any(not torch.equal(after[k], v) for k, v in raw_saved.items())
     # the uninterrupted 2-epoch run ends in the same state, bit for bit (validation sampling in

@@ -48,6 +48,11 @@ class TestCDRLContract(ModuleContract):
         ({"step_coeff": 0.0}, "step_coeff"),
         ({"init_noise": "batch"}, "init_noise"),
         ({"fid_inception": True}, "fid_inception"),
+        ({"ema_warmup": "yes"}, "ema_warmup"),
+        ({"init_arch": "big"}, "init_arch"),
+        ({"init_arch": "ddpm"}, "init_arch"),  # vectors: the DDPM UNet takes images only
+        ({"init_blocks": 0}, "init_blocks"),
+        ({"init_dropout": 1.0}, "init_dropout"),
     )
 
     def make_module(self, **kw):

@@ -17,7 +17,8 @@ random level t in 1..n:
 4. initializer loss = E ||x~_K - x~_0||^2 (MCMC teaching, CoopNets; official ``p_loss``).
 5. Adam for the EBM, AdamW for the initializer (official ``pi_optimizer``/``p_optimizer``),
    linear warm-up (``LambdaLR``), grad-norm clip 1 (``clip_grad_norm``), EMA of both nets
-   (``torch_ema`` 0.9999); spectral norm in the EBM (``models/ebm.py``, ``use_sn``).
+   (``torch_ema`` 0.9999 with its warm-up, see :func:`ema_decay_at`); spectral norm in the EBM
+   (``models/ebm.py``, ``use_sn``).
 
 Built on the core's ``CooperativeModule``, which owns the training step (one backward of the
 summed losses over the two disjoint networks, so DDP reduces every gradient before either
@@ -48,11 +49,11 @@ from latent_ebm.core.rng import register_stream
 from latent_ebm.core.samplers import LangevinSchedule
 
 from .metrics import sample_quality
-from .nets import EnergyNet, Initializer
+from .nets import EnergyNet, Initializer, UNetInitializer
 from .sampler import revise, sample_levels
 from .schedule import LevelCoefficients, NoiseSchedule
 
-__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws", "scatter_png"]
+__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws", "ema_decay_at", "scatter_png"]
 
 # Philox streams of the per-example training draws (``SeededModule.standard_normal``); the ids
 # predate the core's registry and are kept so that runs replay.
@@ -70,6 +71,14 @@ REVISION = LangevinSchedule(n_steps=15, step_size=1.0)
 ENERGY_OPTIM = OptimConfig(lr=1e-4, algorithm="adam", betas=(0.9, 0.999), warmup_steps=10000, grad_clip=1.0)
 INITIALIZER_OPTIM = OptimConfig(lr=1e-5, algorithm="adamw", betas=(0.9, 0.999), weight_decay=0.0,
                                 warmup_steps=10000, grad_clip=1.0)
+
+
+def ema_decay_at(n: int, decay: float, warmup: bool = True) -> float:
+    """The EMA decay of the n-th update (n = 1, 2, ...): min(decay, (1 + n) / (10 + n)) with the
+    warm-up, else ``decay``. Official: ``torch_ema.ExponentialMovingAverage`` (default
+    ``use_num_updates=True``) counts the update first, then takes this min, so the first update
+    uses 2/11 and 0.9999 is reached at n = 89,990."""
+    return min(decay, (1.0 + n) / (10.0 + n)) if warmup else decay
 
 
 class Draws(NamedTuple):
@@ -100,8 +109,21 @@ class CDRLModule(CooperativeModule):
         variance_reduction: shared noise for x_t and x_{t-1} (official ``variance_reduction``).
         num_classes: > 0 trains a class-conditional EBM and initializer with label dropout
             ``p_uncond`` (classifier-free guidance, null label = num_classes).
-        ebm_*, init_*: network sizes; spectral_norm on the EBM (official: on).
-        ema_decay: EMA of both networks after every step (official 0.9999).
+        ebm_*, init_*: network sizes; spectral_norm on the EBM (official: on). The official EBM
+            has ``ebm_blocks=8`` per resolution (``pi_n_blocks = 8``; 34,833,152 parameters at
+            width 128, mult (1, 2, 2, 2) on CIFAR-10).
+        init_arch: ``"small"``, the package's small UNet (one block per resolution, no
+            attention; ``init_width``, ``init_mult``), or ``"ddpm"``, the official DDPM UNet
+            (:class:`~latent_ebm.cdrl.nets.UNetInitializer`; images only): ``init_width``,
+            ``init_mult``, ``init_blocks`` per resolution, self-attention at the side lengths
+            ``init_attention`` and in the middle, dropout ``init_dropout`` (official 64,
+            (1, 1, 1), 3, (16, 8), 0.1). ``init_blocks``/``init_attention``/``init_dropout`` are
+            unused by ``"small"``.
+        ema_decay: EMA of both networks after every step (official 0.9999); ema_warmup: decay
+            min(ema_decay, (1 + n) / (10 + n)) at the n-th update (official ``torch_ema``
+            default; :func:`ema_decay_at`), False: ``ema_decay`` from the first update. The
+            update count n is the buffer ``ema_updates`` (in the state dict, so a resumed run
+            continues the same sequence).
         eval_samples: samples drawn (EMA nets) at each validation for the quality figure;
             fid_dataset: train/load the offline FID classifier of that dataset (images only),
             logged as ``fid_<dataset>-cnn``; fid_inception: Inception-v3 FID instead
@@ -149,7 +171,12 @@ class CDRLModule(CooperativeModule):
         spectral_norm: bool = True,
         init_width: int = 16,
         init_mult: tuple[int, ...] = (1, 2, 2),
+        init_arch: Literal["small", "ddpm"] = "small",
+        init_blocks: int = 3,
+        init_attention: tuple[int, ...] = (16, 8),
+        init_dropout: float = 0.1,
         ema_decay: float = 0.9999,
+        ema_warmup: bool = True,
         eval_samples: int = 256,
         fid_dataset: Literal["mnist", "fashion-mnist"] | None = None,
         fid_inception: bool = False,
@@ -167,12 +194,19 @@ class CDRLModule(CooperativeModule):
         check_int("revision.n_steps", self.revision_schedule.n_steps, low=1)
         check_int("sample_steps", sample_steps, low=1, allow_none=True)
         for name, flag in (("use_initializer", use_initializer), ("variance_reduction", variance_reduction),
-                           ("spectral_norm", spectral_norm), ("fid_inception", fid_inception)):
+                           ("spectral_norm", spectral_norm), ("fid_inception", fid_inception),
+                           ("ema_warmup", ema_warmup)):
             check_choice(name, flag, (True, False))
         check_int("num_classes", num_classes, low=0)
         check_real("p_uncond", p_uncond, low=0.0, high=1.0, high_open=True)
-        for name, value in (("ebm_width", ebm_width), ("ebm_blocks", ebm_blocks), ("init_width", init_width)):
+        for name, value in (("ebm_width", ebm_width), ("ebm_blocks", ebm_blocks), ("init_width", init_width),
+                            ("init_blocks", init_blocks)):
             check_int(name, value, low=1)
+        check_choice("init_arch", init_arch, ("small", "ddpm"))
+        check_real("init_dropout", init_dropout, low=0.0, high=1.0, high_open=True)
+        if init_arch == "ddpm":
+            require("init_arch", init_arch, len(data_shape) == 3,
+                    f"the DDPM UNet needs (C, H, W) images (got data_shape={data_shape}); use 'small'")
         ebm_mult, init_mult = as_shape(ebm_mult, "ebm_mult"), as_shape(init_mult, "init_mult")
         check_real("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
         check_int("eval_samples", eval_samples, low=0)
@@ -184,10 +218,17 @@ class CDRLModule(CooperativeModule):
         self.data_shape = data_shape
         self.schedule = NoiseSchedule(n_levels, logsnr_min, logsnr_max, step_coeff)
         self.ebm = EnergyNet(data_shape, ebm_width, ebm_mult, ebm_blocks, spectral_norm, num_classes)
-        self.initializer = Initializer(data_shape, init_width, init_mult, num_classes) if use_initializer else None
-        # EMA copies live in the state dict, so checkpoints carry them (official: torch_ema, 0.9999).
+        self.initializer: nn.Module | None = None
+        if use_initializer and init_arch == "ddpm":
+            self.initializer = UNetInitializer(data_shape, init_width, init_mult, init_blocks,
+                                               tuple(init_attention), init_dropout, num_classes)
+        elif use_initializer:
+            self.initializer = Initializer(data_shape, init_width, init_mult, num_classes)
+        # EMA copies and the update count live in the state dict, so checkpoints carry them
+        # (official: torch_ema, 0.9999, whose state_dict keeps num_updates).
         self.ebm_ema = copy.deepcopy(self.ebm).requires_grad_(False)
         self.initializer_ema = copy.deepcopy(self.initializer).requires_grad_(False) if use_initializer else None
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self._val_real: list[Tensor] = []
 
     # ----------------------------------------------------------------- helpers
@@ -394,11 +435,21 @@ class CDRLModule(CooperativeModule):
         super().on_train_batch_end(outputs, batch, batch_idx)
         self.update_ema()
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint saved before ``ema_updates`` existed: the EMA had one update per
+        iteration, so the count is the saved iteration count."""
+        super().on_load_checkpoint(checkpoint)
+        weights = checkpoint.get("state_dict")
+        if isinstance(weights, dict) and "ema_updates" not in weights:
+            weights["ema_updates"] = torch.tensor(self.iterations, dtype=torch.long)
+
     @torch.no_grad()
     def update_ema(self) -> None:
-        """q <- d q + (1 - d) p for both nets, buffers copied (official ``torch_ema``
-        ``ExponentialMovingAverage(decay=0.9999)``, updated after each optimiser step)."""
-        d = self.hparams.ema_decay
+        """n <- n + 1, then q <- d q + (1 - d) p for both nets with d = :func:`ema_decay_at` (n),
+        buffers copied (official ``torch_ema`` ``ExponentialMovingAverage(decay=0.9999)``,
+        updated after each optimiser step)."""
+        self.ema_updates += 1
+        d = ema_decay_at(int(self.ema_updates), self.hparams.ema_decay, self.hparams.ema_warmup)
         pairs = [(self.ebm, self.ebm_ema), (self.initializer, self.initializer_ema)]
         for net, ema in pairs:
             if net is None:

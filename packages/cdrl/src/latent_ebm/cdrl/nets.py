@@ -7,7 +7,9 @@ in (0, 1), then a sinusoidal embedding of 1000 u and a two-layer MLP (official; 
 
 Images (C, H, W) use a ResNet energy (spectral norm, leaky ReLU, global sum pooling, output
 projected on the level embedding) and a small UNet initializer with a residual output
-(x_t + UNet(x_t)); 2-d toy data use MLP versions of the same blocks.
+(x_t + UNet(x_t)); 2-d toy data use MLP versions of the same blocks. The paper's initializer
+is :class:`UNetInitializer`, the core's DDPM UNet (official ``models/unet.py``) read at the
+same level coordinate u.
 """
 
 from __future__ import annotations
@@ -19,12 +21,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
-__all__ = ["EnergyNet", "Initializer", "level_embedding"]
+from latent_ebm.core.checks import require
+from latent_ebm.core.nn import DDPMUNet
+
+__all__ = ["EnergyNet", "Initializer", "UNetInitializer", "level_embedding", "level_coordinate"]
+
+
+def level_coordinate(logsnr: Tensor) -> Tensor:
+    """(B,) logSNR -> u = arctan(exp(-logSNR / 2)) / (pi/2) in (0, 1), logSNR clamped to +-20
+    (official ``models/ebm.py`` and ``models/unet.py``: the input of the level embedding)."""
+    return torch.atan(torch.exp(-0.5 * logsnr.clamp(-20.0, 20.0))) / (0.5 * math.pi)
 
 
 def level_embedding(logsnr: Tensor, dim: int) -> Tensor:
     """(B,) logSNR -> (B, dim) sinusoidal embedding of 1000 * arctan(exp(-logSNR/2)) / (pi/2)."""
-    u = torch.atan(torch.exp(-0.5 * logsnr.clamp(-20.0, 20.0))) / (0.5 * math.pi) * 1000.0
+    u = level_coordinate(logsnr) * 1000.0
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=u.device) / max(half - 1, 1))
     arg = u[:, None].float() * freqs[None]
@@ -173,3 +184,30 @@ class Initializer(nn.Module):
                 h = F.interpolate(h, size=s.shape[-2:], mode="nearest")
             h = b(torch.cat([h, s], dim=1), e)
         return x + self.out(F.silu(h))
+
+
+class UNetInitializer(nn.Module):
+    """U(x_t, logSNR_t, y) -> x_t + UNet(x_t, u_t, y): the official CDRL initializer
+    (``models/unet.py``, ``Unet(tanh_out=False, residual=True, dim=64)`` in ``main_uncond.py``), the
+    core's :class:`~latent_ebm.core.nn.DDPMUNet` at u_t = :func:`level_coordinate` (its sinusoid
+    reads 1000 u_t, as the official one). Square images only.
+
+    Args:
+        data_shape: (C, H, W) with H = W; width, mult, n_blocks, attention, dropout: the UNet's
+            (official 64, (1, 1, 1), 3, (16, 8), 0.1: 3,769,795 parameters on CIFAR-10). GroupNorm
+            takes 32 groups (official) or, for narrower nets, gcd(32, width).
+        num_classes: > 0 adds a class embedding with the null label ``num_classes`` (official
+            ``models/unet_cond.py`` adds a linear map of the one-hot label to the level embedding).
+    """
+
+    def __init__(self, data_shape: tuple[int, ...], width: int = 64, mult: tuple[int, ...] = (1, 1, 1),
+                 n_blocks: int = 3, attention: tuple[int, ...] = (16, 8), dropout: float = 0.1,
+                 num_classes: int = 0) -> None:
+        super().__init__()
+        ok = len(data_shape) == 3 and data_shape[1] == data_shape[2]
+        require("data_shape", tuple(data_shape), ok, "the UNet initializer needs square (C, H, H) images")
+        self.unet = DDPMUNet(data_shape[0], width, mult, n_blocks, attention, image_size=data_shape[1],
+                             dropout=dropout, groups=math.gcd(32, width), num_classes=num_classes)
+
+    def forward(self, x: Tensor, logsnr: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.unet(x, level_coordinate(logsnr), y)
