@@ -22,7 +22,7 @@ from latent_ebm.ltm.model import FAST
 # kernels here: about 30x slower than float32) and 2 fast steps instead of T_fast 16 / 64.
 PAPER_SIZE = ["--data.dataset", "latent-topic", "--data.seq_len", "32", "--data.batch_size", "2",
               "--data.eval_batch_size", "2", "--data.n_train_docs", "2", "--data.n_val_docs", "2",
-              "--trainer.precision", "32-true", "--model.init_args.fast.steps", "2"]
+              "--trainer.precision", "32-true", "--model.init_args.fast.steps", "2", "--data.global_batch_size", "2"]
 
 
 def _run(tmp_path, sub, *args):

@@ -50,9 +50,16 @@ OPTIM = OptimConfig(lr=7.5e-4, algorithm="adamw", betas=(0.9, 0.95), weight_deca
 # docking energies E (clipped to <= 0) ESR1 log(1 - E) and ACAA1 -E/20. Docking values here are
 # v = -E (``DockingOracle(negate=True)``: every optimiser maximises), so ESR1 is log(1 + v).
 _FWD = {"qed": lambda v: v, "sa": lambda v: v / 10.0, "plogp": lambda v: (v + 15.0) / 20.0,
+        "plogp_lpt": lambda v: (v + 15.0) / 20.0,
         "esr1": lambda v: torch.log1p(v.clamp(min=0.0)), "acaa1": lambda v: v.clamp(min=0.0) / 20.0}
 _INV = {"qed": lambda v: v, "sa": lambda v: v * 10.0, "plogp": lambda v: v * 20.0 - 15.0,
+        "plogp_lpt": lambda v: v * 20.0 - 15.0,
         "esr1": torch.expm1, "acaa1": lambda v: v * 20.0}
+
+
+# Properties whose regression target lies in [0, 1] (QED; SA / 10): the LPT code's regressors for
+# them end in a sigmoid (``bounded_heads``), so a shifted target near the ceiling is not extrapolated.
+BOUNDED = frozenset({"qed", "sa"})
 
 
 def to_target(y: Tensor, props: Sequence[str]) -> Tensor:
@@ -71,8 +78,12 @@ class LPTMolModule(LatentEBMModule):
     Args (model): vocab_size, max_len (SELFIES tokens; sequences are max_len + 1 with <bos>),
         n_latent, latent_dim (z0 and z are n_latent vectors of latent_dim), unet_base,
         unet_multipliers (the UNet prior), d_model, n_layers, n_heads, dropout (the decoder),
-        properties, prop_hidden, prop_dropout (the regressors), prop_precision (1/sigma² of
-        p_gamma(y|z)), prop_coefficient (lambda on the property terms), phase.
+        properties, prop_hidden, prop_dropout (the regressors), bounded_heads (a sigmoid on the
+        heads of bounded properties, QED and SA, as the LPT code), prop_precision (1/sigma² of
+        p_gamma(y|z); the LPT code's energies are sums of squares without the 1/2, i.e. precision
+        2, set in the ``paper`` config), prop_coefficient (lambda on the property terms), phase,
+        decay_scope (``all``: weight decay on every matrix the optimiser holds; ``decoder``: only
+        on the decoder's, as the LPT code's ``configure_optimizers``).
     Args (the core's groups): posterior, eval_posterior (Langevin settings of p(z0 | x, y) in
         learning and in validation/test), optim (AdamW of decoder, regressors and UNet prior:
         the prior is not an EBM, so the base puts its parameters in the generator's optimiser),
@@ -95,9 +106,11 @@ class LPTMolModule(LatentEBMModule):
         properties: tuple[str, ...] = ("qed",),
         prop_hidden: tuple[int, ...] = (100, 100),
         prop_dropout: float = 0.3,
+        bounded_heads: bool = True,
         prop_precision: float = 1.0,
         prop_coefficient: float = 1.0,
         phase: Literal["pretrain", "finetune"] = "pretrain",
+        decay_scope: Literal["all", "decoder"] = "all",
         posterior: LangevinSchedule = LPT_POSTERIOR,
         eval_posterior: LangevinSchedule | None = None,
         optim: OptimConfig = OPTIM,
@@ -117,6 +130,8 @@ class LPTMolModule(LatentEBMModule):
         check_real("prop_precision", prop_precision, low=0.0, low_open=True)
         check_real("prop_coefficient", prop_coefficient, low=0.0)
         check_choice("phase", phase, ("pretrain", "finetune"))
+        check_choice("decay_scope", decay_scope, ("all", "decoder"))
+        check_choice("bounded_heads", bounded_heads, (True, False))
         if isinstance(properties, str) or any(p not in _FWD for p in properties):
             raise not_allowed("properties", properties, f"each must be one of {sorted(_FWD)}")
         self.prior = UNetPrior(n_latent, latent_dim, unet_base, unet_multipliers)
@@ -130,7 +145,8 @@ class LPTMolModule(LatentEBMModule):
             self.latent_proj = nn.Linear(latent_dim, d_model)
         else:
             self.latent_proj = nn.Identity()
-        self.prop = PropertyMLP(n_latent * latent_dim, len(properties), prop_hidden, prop_dropout)
+        bounded = [bounded_heads and p in BOUNDED for p in properties]
+        self.prop = PropertyMLP(n_latent * latent_dim, len(properties), prop_hidden, prop_dropout, bounded)
         self.vocab_state: dict | None = None  # SELFIES vocabulary, saved in checkpoints
 
     # ---- likelihoods -----------------------------------------------------------------------------
@@ -163,6 +179,13 @@ class LPTMolModule(LatentEBMModule):
         yield from self.decoder.parameters()
         yield from self.latent_proj.parameters()
         yield from self.prop.parameters()
+
+    def decay_exempt_parameters(self) -> Iterable[nn.Parameter]:
+        """With ``decay_scope='decoder'``: the UNet prior, the latent projection and the regressors
+        never decay (the LPT code decays only its decoder's matrices)."""
+        if self.hparams.decay_scope == "all":
+            return ()
+        return [*self.prior.parameters(), *self.latent_proj.parameters(), *self.prop.parameters()]
 
     # ---- posterior -------------------------------------------------------------------------------
     def infer_xy(self, x: dict, y: Tensor | None, *, schedule: LangevinSchedule | None = None,

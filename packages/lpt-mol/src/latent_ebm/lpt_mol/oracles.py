@@ -1,7 +1,10 @@
 """Molecular property oracles (RDKit) and the one budget-counting, caching wrapper.
 
-Penalised logP follows the LPT code (arXiv 2402.17179, released ``utils.py``): unnormalised
-logP - SA - (number of rings larger than 6). SA is Ertl & Schuffenhauer (2009) via RDKit Contrib.
+Penalised logP, unnormalised logP - SA - a large-ring penalty, comes in the two definitions the
+literature uses: ``plogp`` subtracts max(0, largest ring size - 6) (LIMO's ``penalized_logp``,
+the one this package's benchmarks report) and ``plogp_lpt`` subtracts 1 per ring larger than 6
+(the LPT code, released ``utils.calc_prop``). They differ only for molecules with a ring of more
+than 6 atoms. SA is Ertl & Schuffenhauer (2009) via RDKit Contrib.
 Three GuacaMol objectives (``guacamol_objectives.py``) are registered too; the docking oracle
 (``docking.py``, extra ``[docking]``) is a callable to pass to :class:`Oracle`.
 """
@@ -22,7 +25,7 @@ from latent_ebm.core.checks import check_int, require  # noqa: E402
 
 from .guacamol_objectives import GUACAMOL_OBJECTIVES  # noqa: E402
 
-__all__ = ["ORACLES", "BudgetExceeded", "Oracle", "canonical", "penalized_logp", "qed", "sa"]
+__all__ = ["ORACLES", "BudgetExceeded", "Oracle", "canonical", "penalized_logp", "penalized_logp_lpt", "qed", "sa"]
 
 
 def canonical(smiles: str) -> str | None:
@@ -48,17 +51,28 @@ def sa(smiles: str) -> float:
     return float(sascorer.calculateScore(_mol(smiles)))
 
 
-def penalized_logp(smiles: str) -> float:
-    """logP - SA - max(0, largest ring size - 6) summed as in the LPT code (unnormalised)."""
+def penalized_logp(smiles: str, ring_penalty: str = "largest") -> float:
+    """logP - SA - ring penalty, unnormalised. ``ring_penalty``: ``largest`` = max(0, largest
+    ring size - 6) (LIMO's definition; oracle ``plogp``) or ``count`` = the number of rings of
+    more than 6 atoms (the LPT code's ``calc_prop``; oracle ``plogp_lpt``)."""
     mol = _mol(smiles)
-    rings = mol.GetRingInfo().AtomRings()
-    largest = max((len(r) for r in rings), default=0)
-    ring_penalty = max(largest - 6, 0)
-    return float(Crippen.MolLogP(mol) - sascorer.calculateScore(mol) - ring_penalty)
+    sizes = [len(r) for r in mol.GetRingInfo().AtomRings()]
+    if ring_penalty == "largest":
+        penalty = max(max(sizes, default=0) - 6, 0)
+    elif ring_penalty == "count":
+        penalty = sum(size > 6 for size in sizes)
+    else:
+        raise ValueError(f"ring_penalty={ring_penalty!r} is not allowed; it must be 'largest' or 'count'")
+    return float(Crippen.MolLogP(mol) - sascorer.calculateScore(mol) - penalty)
+
+
+def penalized_logp_lpt(smiles: str) -> float:
+    """Penalised logP as the LPT code computes it: 1 subtracted per ring of more than 6 atoms."""
+    return penalized_logp(smiles, ring_penalty="count")
 
 
 ORACLES: dict[str, Callable[[str], float]] = {"qed": qed, "sa": sa, "plogp": penalized_logp,
-                                              **GUACAMOL_OBJECTIVES}
+                                              "plogp_lpt": penalized_logp_lpt, **GUACAMOL_OBJECTIVES}
 
 
 class BudgetExceeded(RuntimeError):

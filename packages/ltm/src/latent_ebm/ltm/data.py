@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, require
 from latent_ebm.core.data import EpochShuffle
+from latent_ebm.core.lightning import apply_global_batch
 
 from .corpus import LatentTopicCorpus, read_text_documents
 from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
@@ -123,7 +124,11 @@ class LTMDataModule(L.LightningDataModule):
         dataset: a registry corpus (GPT-2 BPE), ``openwebtext`` (downloads via ``datasets``; paper
             scale), or the offline ``latent-topic`` corpus.
         seq_len: block length L (BOS included).
-        batch_size / eval_batch_size: training / evaluation batch sizes.
+        batch_size / eval_batch_size: training / evaluation batch sizes (per device).
+        global_batch_size: sequences per optimiser step over all devices (the paper: 512); the
+            Trainer's ``accumulate_grad_batches`` becomes global / (batch_size x devices) at fit
+            setup, as the first-party code divides its accumulation by the world size. None: no
+            accumulation (the global batch is then batch_size x devices).
         test_split: split used by ``test``: ``test`` (default) or ``validation``. The text corpora's
             test split is their own test file (WikiText-2 ``test.txt``, PTB ``ptb.test.txt``,
             TinyShakespeare's last 5 % of characters, LAMBADA's only split); OpenWebText has no
@@ -157,6 +162,7 @@ class LTMDataModule(L.LightningDataModule):
         predict_prompts: list[str] | None = None,
         prompt_len: int = 16,
         predict_n: int | None = None,
+        global_batch_size: int | None = None,
         num_workers: int = 0,
         cache_dir: str | None = None,
     ) -> None:
@@ -167,6 +173,7 @@ class LTMDataModule(L.LightningDataModule):
             check_int(name, v, low=lo)
         check_int("eval_batch_size", eval_batch_size, low=1, allow_none=True)
         check_int("predict_n", predict_n, low=1, allow_none=True)
+        check_int("global_batch_size", global_batch_size, low=1, allow_none=True)
         self.predict_n = predict_n
         require("prompt_len", prompt_len, prompt_len < seq_len, f"it must be < seq_len={seq_len}")
         self.save_hyperparameters()
@@ -205,6 +212,8 @@ class LTMDataModule(L.LightningDataModule):
                 tokenize_to_shard(self.hparams.dataset, split, self.hparams.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
+        if stage == "fit" and self._trainer_or_none() is not None:
+            apply_global_batch(self.trainer, self.hparams.global_batch_size, self.hparams.batch_size)
         if self.splits:
             return
         hp = self.hparams
@@ -221,6 +230,9 @@ class LTMDataModule(L.LightningDataModule):
             self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID)
         if hp.dataset == "lambada":  # zero-shot only: every split is the test set
             self.splits["train"] = self.splits["validation"] = self.splits["test"]
+
+    def _trainer_or_none(self):
+        return getattr(self, "trainer", None)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         if split not in self.splits:

@@ -14,6 +14,7 @@ from ._base import Diagnostics, NoiseMode, SeededModule
 from .config import ChainConfig, FastLoop, OptimConfig, as_config, config_dict
 from .cooperative import CooperativeModule
 from .dual_rate import DualRateModule, LocalPosterior
+from .global_batch import accumulation_steps, apply_global_batch
 from .latent_ebm import LatentEBMModule, escape_inference, is_energy_prior
 from .optim import build_optimizer, decay_groups, warmup_cosine
 
@@ -28,6 +29,8 @@ __all__ = [
     "NoiseMode",
     "OptimConfig",
     "SeededModule",
+    "accumulation_steps",
+    "apply_global_batch",
     "as_config",
     "build_optimizer",
     "config_dict",

@@ -225,11 +225,17 @@ class SeededModule(L.LightningModule):
         """(parameters, settings) of each optimiser, in order; each base defines its own."""
         raise NotImplementedError
 
+    def decay_exempt_parameters(self) -> Iterable[nn.Parameter]:
+        """Parameters that never get weight decay, whatever their optimiser's ``decay`` (default:
+        none; the LPT code decays only its decoder's matrices)."""
+        return ()
+
     def configure_optimizers(self) -> Any:
         """One optimiser (and LR scheduler, stepped per optimiser step) per :meth:`optimizer_groups`."""
         groups = self.optimizer_groups()
         total = self._schedule_length(len(groups))
-        built = [build_optimizer(params, cfg, total_steps=total) for params, cfg in groups]
+        exempt = list(self.decay_exempt_parameters())
+        built = [build_optimizer(params, cfg, total_steps=total, exempt=exempt) for params, cfg in groups]
         self._grad_clips = [cfg.grad_clip for _, cfg in groups]
         opts = [opt for opt, _ in built]
         scheds = [{"scheduler": s, "interval": "step"} for _, s in built if s is not None]

@@ -48,8 +48,10 @@ class OptimConfig:
         weight_decay: decay strength; ``decay`` says which parameters get it: ``matrices``
             (tensors of >= 2 dims: weights, not biases or norms; nanoGPT's grouping) or ``all``.
         warmup_steps: linear warm-up, lr * (step + 1) / (warmup_steps + 1) for step < warmup_steps.
-        schedule: after warm-up, ``constant`` or ``cosine`` decay to lr * min_lr_ratio at
-            ``max_steps``.
+        hold_steps: steps at the peak rate after warm-up before the cosine starts (the LPT code:
+            warm-up 600, peak until 2000, cosine to 9000).
+        schedule: after warm-up (and hold), ``constant`` or ``cosine`` decay to lr * min_lr_ratio
+            at ``max_steps``.
         max_steps: length of the cosine; None follows the Trainer's (``max_steps``, else the
             estimated steps of ``max_epochs``).
         grad_clip: max global gradient norm of this optimiser's parameters (None: no clipping).
@@ -62,6 +64,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     decay: Decay = "matrices"
     warmup_steps: int = 0
+    hold_steps: int = 0
     schedule: Schedule = "constant"
     max_steps: int | None = None
     min_lr_ratio: float = 0.1
@@ -76,6 +79,7 @@ class OptimConfig:
         check_real(f"{p}.weight_decay", self.weight_decay, low=0.0)
         check_choice(f"{p}.decay", self.decay, ("matrices", "all"))
         check_int(f"{p}.warmup_steps", self.warmup_steps, low=0)
+        check_int(f"{p}.hold_steps", self.hold_steps, low=0)
         check_choice(f"{p}.schedule", self.schedule, ("constant", "cosine"))
         check_int(f"{p}.max_steps", self.max_steps, low=1, allow_none=True)
         check_real(f"{p}.min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)

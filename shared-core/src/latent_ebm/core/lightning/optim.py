@@ -20,34 +20,46 @@ from .config import OptimConfig
 __all__ = ["build_optimizer", "decay_groups", "warmup_cosine"]
 
 
-def warmup_cosine(step: int, *, warmup_steps: int = 0, max_steps: int, min_ratio: float) -> float:
-    """The learning-rate factor at ``step``: (step + 1) / (warmup_steps + 1) during warm-up, then
-    min_ratio + (1 - min_ratio) (1 + cos(pi f)) / 2 with f = (step - warmup) / (max_steps - warmup)
-    clipped to [0, 1]."""
+def warmup_cosine(step: int, *, warmup_steps: int = 0, max_steps: int, min_ratio: float,
+                  hold_steps: int = 0) -> float:
+    """The learning-rate factor at ``step``: (step + 1) / (warmup_steps + 1) during warm-up, 1 for
+    ``hold_steps`` more, then min_ratio + (1 - min_ratio) (1 + cos(pi f)) / 2 with
+    f = (step - start) / (max_steps - start), start = warmup + hold, clipped to [0, 1]."""
     if step < warmup_steps:
         return (step + 1) / (warmup_steps + 1)
-    frac = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    start = warmup_steps + hold_steps
+    if step < start:
+        return 1.0
+    frac = min(1.0, (step - start) / max(1, max_steps - start))
     return min_ratio + 0.5 * (1.0 - min_ratio) * (1.0 + math.cos(math.pi * frac))
 
 
-def decay_groups(params: Iterable[nn.Parameter], weight_decay: float, decay: str = "matrices") -> list[dict]:
+def decay_groups(params: Iterable[nn.Parameter], weight_decay: float, decay: str = "matrices",
+                 exempt: Iterable[nn.Parameter] = ()) -> list[dict]:
     """Parameter groups: ``matrices`` decays tensors of >= 2 dims and not the rest; ``all`` (or no
-    decay at all) one group. Empty groups are left out."""
+    decay at all) one group. ``exempt`` parameters never decay (e.g. the LPT code decays only its
+    decoder's matrices). Empty groups are left out."""
     params = [p for p in params if p.requires_grad]
-    if decay == "all" or weight_decay == 0:
+    skip = {id(p) for p in exempt}
+    if weight_decay == 0 or (decay == "all" and not skip):
         return [{"params": params, "weight_decay": weight_decay}]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+    def decays(p: nn.Parameter) -> bool:
+        return id(p) not in skip and (decay == "all" or p.dim() >= 2)
+
+    groups = [{"params": [p for p in params if decays(p)], "weight_decay": weight_decay},
+              {"params": [p for p in params if not decays(p)], "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
 
 
 def build_optimizer(
-    params: Iterable[nn.Parameter], cfg: OptimConfig, *, total_steps: int | None = None
+    params: Iterable[nn.Parameter], cfg: OptimConfig, *, total_steps: int | None = None,
+    exempt: Iterable[nn.Parameter] = (),
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
     """(optimiser, scheduler or None) for ``cfg``. ``total_steps`` is the cosine's length when
     ``cfg.max_steps`` is None (the caller passes the Trainer's); a scheduler steps once per
-    optimiser step."""
-    groups = decay_groups(params, cfg.weight_decay, cfg.decay)
+    optimiser step. ``exempt``: parameters kept out of weight decay (:func:`decay_groups`)."""
+    groups = decay_groups(params, cfg.weight_decay, cfg.decay, exempt)
     if cfg.algorithm == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr)
     else:
@@ -61,5 +73,6 @@ def build_optimizer(
             return min(1.0, (step + 1) / (cfg.warmup_steps + 1))
     else:
         def factor(step: int) -> float:
-            return warmup_cosine(step, warmup_steps=cfg.warmup_steps, max_steps=length, min_ratio=cfg.min_lr_ratio)
+            return warmup_cosine(step, warmup_steps=cfg.warmup_steps, max_steps=length, min_ratio=cfg.min_lr_ratio,
+                                 hold_steps=cfg.hold_steps)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
