@@ -81,7 +81,7 @@ def _install(session: nox.Session, path: Path, extras: str = "test") -> None:
         targets += ["-e", f"{path}[{extras}]" if _has_extra(path, extras) else str(path)]
     elif _has_extra(CORE, extras):
         targets = ["-e", f"{CORE}[{extras}]"]
-    session.install(*targets, "pytest>=8", "pytest-timeout>=2")
+    session.install(*targets, "pytest>=8", "pytest-timeout>=2", "pytest-xdist>=3")
 
 
 def _has_extra(path: Path, extra: str) -> bool:
@@ -142,10 +142,13 @@ for _name, _path in PACKAGES.items():
 
     @nox.session(name=f"tests-{_name}", tags=["tests"])
     def tests(session: nox.Session, path: Path = _path) -> None:
-        """Run one package's tests (CPU; CUDA tests skip without a GPU)."""
+        """Run one package's tests (CPU; CUDA tests skip without a GPU), on ``LATENT_EBM_TEST_WORKERS``
+        pytest-xdist workers (default 2: each test runs one torch thread, so two use both cores
+        of a CI machine; 0 runs in this process)."""
         _install(session, path)
         _data_env(session)
-        session.run("pytest", str(path / "tests"), "-q", "-ra", *session.posargs)
+        workers = os.environ.get("LATENT_EBM_TEST_WORKERS", "2")
+        session.run("pytest", str(path / "tests"), "-q", "-ra", "-n", workers, "--durations=5", *session.posargs)
 
     @nox.session(name=f"lint-{_name}", tags=["lint"])
     def lint(session: nox.Session, path: Path = _path) -> None:

@@ -3,7 +3,9 @@
 Measures, in one run on this machine: FID in the features of a classifier trained on the
 Fashion-MNIST training split (``fid_fashion-mnist-cnn``; not comparable with Inception FIDs)
 over training, training time per iteration, sampling time per image, FID against K at sampling
-time, and sample grids. Writes ``results/fashion-cdrl-vs-drl-cpu.{json,png}``.
+time, and sample grids. Writes ``results/<name>-cpu.{json,png}``. The EMA warms up as torch_ema's
+(min(ema, (1 + n) / (10 + n)) at update n; ``--no_ema_warmup``: constant decay, the runs before
+the warm-up existed).
 
     OMP_NUM_THREADS=1 LATENT_EBM_DATA_DIR=/work/shared/data python benchmarks/bench_fashion.py
 """
@@ -49,7 +51,8 @@ def model(drl: bool, args) -> CDRLModule:
     return CDRLModule(data_shape=(1, 32, 32), revision={"n_steps": 30 if drl else 15}, use_initializer=not drl,
                       ebm_width=16, ebm_mult=(1, 2, 2), init_width=16, init_mult=(1, 2, 2),
                       energy_optim={"lr": args.ebm_lr, "warmup_steps": 20},
-                      initializer_optim={"lr": args.init_lr, "warmup_steps": 20}, ema_decay=args.ema)
+                      initializer_optim={"lr": args.init_lr, "warmup_steps": 20}, ema_decay=args.ema,
+                      ema_warmup=not args.no_ema_warmup)
 
 
 def run(drl: bool, args, real: torch.Tensor) -> tuple[CDRLModule, dict]:
@@ -82,6 +85,8 @@ def main() -> None:
     p.add_argument("--ebm_lr", type=float, default=5e-4)
     p.add_argument("--init_lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.98)
+    p.add_argument("--no_ema_warmup", action="store_true",
+                   help="constant EMA decay from the first update (default: torch_ema's warm-up)")
     p.add_argument("--name", default="fashion-cdrl-vs-drl")
     args = p.parse_args()
     torch.set_num_threads(1)

@@ -37,9 +37,21 @@ def _shared_data_beside(root: Path) -> Path | None:
     return None
 
 
+# Warnings every CLI test would print, none of them about this project's code: the CLI is run
+# in-process with ``args`` (so Lightning sees pytest's argv), and jsonargparse's deprecations
+# inside Lightning's own CLI module.
+_QUIET = (
+    "ignore:LightningCLI's args parameter is intended:UserWarning",
+    "ignore::DeprecationWarning:lightning.pytorch.cli",
+    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
+    for line in _QUIET:
+        config.addinivalue_line("filterwarnings", line)
     if not os.environ.get("LATENT_EBM_DATA_DIR"):
         found = _shared_data_beside(Path(str(config.rootpath)).resolve())
         if found is not None:
