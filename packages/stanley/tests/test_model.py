@@ -67,7 +67,7 @@ def test_tiny_toy_run_lowers_kl_and_ends_finite(tmp_path):
                       energy_optim={"lr": 3e-3}, seed=0)
     kl0 = toy_kl(m.f, "rings")
     dm = StanleyDataModule("rings", batch_size=100, n_train=2000, n_val=100, n_test=100)
-    tiny_trainer(tmp_path, max_steps=150, limit_val_batches=0).fit(m, dm)
+    tiny_trainer(tmp_path, max_steps=100, limit_val_batches=0).fit(m, dm)
     kl = toy_kl(m.f, "rings")
     assert kl < kl0 - 0.03, (kl0, kl)
     x = m.sample(200)
