@@ -22,6 +22,7 @@ import time
 
 import lightning as L
 import torch
+from _common import RESULTS, machine, target, write_json
 from lightning.pytorch.callbacks import Callback
 
 from latent_ebm.core.artifacts import save_image_grid
@@ -29,8 +30,6 @@ from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.stanley import StanleyDataModule, StanleyModule
 from latent_ebm.stanley.data import load_idx_images
 from latent_ebm.stanley.metrics import feature_extractor, fid
-
-from _common import RESULTS, machine, target, write_json
 
 
 class _FIDEvery(Callback):

@@ -17,13 +17,12 @@ import math
 import time
 
 import torch
+from _common import RESULTS, machine, target, write_json
 
 from latent_ebm.core.metrics import gaussian_mmd
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.stanley.data import Toy
 from latent_ebm.stanley.sampler import run_chains
-
-from _common import RESULTS, machine, target, write_json
 
 SAMPLERS = ("ula", "mala", "stanley")
 

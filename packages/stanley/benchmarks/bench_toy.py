@@ -21,13 +21,12 @@ from multiprocessing import get_context
 
 import lightning as L
 import torch
+from _common import RESULTS, machine, target, write_json
 from lightning.pytorch.callbacks import Callback
 
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.stanley import StanleyDataModule, StanleyModule
 from latent_ebm.stanley.metrics import mmd, toy_kl
-
-from _common import RESULTS, machine, target, write_json
 
 
 class _KLEvery(Callback):

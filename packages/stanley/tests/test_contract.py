@@ -44,3 +44,18 @@ class TestStanleyContract(ModuleContract):
 
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == self.resume_epochs * N // self.batch_size
+
+
+class TestPersistentStanleyContract(TestStanleyContract):
+    """The persistent-chains option: the buffer is part of what resumes exactly."""
+
+    ddp_skip_reason = "each rank keeps its own buffer of persistent chains"
+    bad_values = (({"persistent_chains": -1}, "persistent_chains"), ({"reinit_prob": 1.5}, "reinit_prob"))
+
+    def make_module(self, **kw):
+        return super().make_module(**{"persistent_chains": 32, **kw})
+
+    def check_resumed_state(self, state):
+        super().check_resumed_state(state)
+        # the buffer is in the state dict, so the resume test compared it bit for bit
+        assert state["state_dict"]["buffer.chains"].shape == (32, 2)

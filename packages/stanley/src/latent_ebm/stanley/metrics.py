@@ -17,7 +17,12 @@ import torch
 from torch import Tensor
 
 from latent_ebm.core.data import artifact_dir
-from latent_ebm.core.metrics import FeatureClassifier, FeatureFID, gaussian_mmd, train_feature_classifier
+from latent_ebm.core.metrics import (
+    FeatureClassifier,
+    FeatureFID,
+    gaussian_mmd,
+    train_feature_classifier,
+)
 
 from .data import BOX, Toy
 

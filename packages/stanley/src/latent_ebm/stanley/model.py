@@ -35,7 +35,7 @@ from latent_ebm.core.artifacts import save_image_grid
 from latent_ebm.core.checks import as_shape, check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import CooperativeModule, Diagnostics, OptimConfig
 from latent_ebm.core.rng import register_stream
-from latent_ebm.core.samplers import LangevinSchedule
+from latent_ebm.core.samplers import LangevinSchedule, PersistentChains
 
 from .data import TOYS
 from .metrics import fid, mmd, toy_kl
@@ -51,6 +51,17 @@ DATA_STREAM = register_stream("stanley.data_noise", 0x57A1)  # the positives' Ga
 # per-element |g|. Adam lr 1e-4 on CIFAR-10 ([tex22]); betas: the core's default.
 CHAINS = LangevinSchedule(n_steps=50, step_size=1.0, noise_scale=0.01, method="anisotropic", threshold=2e-4)
 ENERGY_OPTIM = OptimConfig(lr=1e-4, algorithm="adam")
+
+
+class _UniformStart:
+    """Fresh chain starts U[-r, r] for the persistent buffer (picklable, for DDP spawn)."""
+
+    def __init__(self, shape: tuple[int, ...], r: float) -> None:
+        self.shape, self.r = shape, r
+
+    def __call__(self, n: int, generator: torch.Generator | None) -> Tensor:
+        device = generator.device if generator is not None else None
+        return (torch.rand((n, *self.shape), generator=generator, device=device) * 2 - 1) * self.r
 
 
 def _uniform(z: Tensor) -> Tensor:
@@ -73,6 +84,11 @@ class StanleyModule(CooperativeModule):
         eval_samples: samples drawn at each validation/test epoch for MMD (and FID).
         eval_toy: a toy of ``data.TOYS`` to log KL(true || model) on a grid (2-d only).
         fid_dataset: ``mnist`` / ``fashion-mnist``: log ``fid_<dataset>-cnn`` (own classifier).
+        persistent_chains: 0 (the paper: fresh chains every iteration) or the capacity of a buffer
+            of persistent chains (the core's ``PersistentChains``; an option of the authors' code):
+            each iteration continues a random batch of them, each replaced by a fresh uniform start
+            with probability ``reinit_prob``; diverged chains are replaced by fresh starts. The
+            buffer is in the state dict (each rank keeps its own under DDP).
     Args (the core's groups):
         revision: the chains: ``n_steps`` K (>= 1), ``step_size`` s (paper: 1), ``noise_scale``
             eps, ``threshold`` th, ``granularity`` of |g|; ``method`` is set from ``sampler``.
@@ -94,6 +110,8 @@ class StanleyModule(CooperativeModule):
         eval_samples: int = 256,
         eval_toy: Literal["rings", "mixture", "checkerboard"] | None = None,
         fid_dataset: Literal["mnist", "fashion-mnist"] | None = None,
+        persistent_chains: int = 0,
+        reinit_prob: float = 0.05,
         revision: LangevinSchedule = CHAINS,
         energy_optim: OptimConfig = ENERGY_OPTIM,
         initializer_optim: OptimConfig = ENERGY_OPTIM,
@@ -121,7 +139,12 @@ class StanleyModule(CooperativeModule):
         check_choice("fid_dataset", fid_dataset, (None, "mnist", "fashion-mnist"))
         require("fid_dataset", fid_dataset, fid_dataset is None or data_shape == (1, 32, 32),
                 "the classifier FID takes (1, 32, 32) images")
+        check_int("persistent_chains", persistent_chains, low=0)
+        check_real("reinit_prob", reinit_prob, low=0.0, high=1.0)
         self.data_shape = data_shape
+        self.buffer = (PersistentChains(persistent_chains, data_shape, reinit_prob,
+                                        init=_UniformStart(data_shape, float(init_range)))
+                       if persistent_chains else None)
         self.net = (ToyNet(data_shape[0], width, leak) if len(data_shape) == 1
                     else VanillaNet(data_shape[0], width, leak))
         self._val_real: list[Tensor] = []
@@ -159,9 +182,19 @@ class StanleyModule(CooperativeModule):
         z = self.standard_normal(self.data_shape, n, idx=idx, stream=INIT_STREAM, generator=generator)
         return (2.0 * _uniform(z) - 1.0) * self.hparams.init_range
 
+    def condition(self, batch: Any) -> tuple[Tensor, Tensor] | None:
+        """With persistent chains: (z_0, buffer slots) drawn from the buffer (module RNG); else None."""
+        if self.buffer is None:
+            return None
+        x, _ = self.split_batch(batch)
+        return self.buffer.sample(x.shape[0], generator=self.rng)
+
     def propose(self, batch: Any, cond: Any) -> Tensor:
-        """z_0 ~ U[-r, r]^D per example (non-persistent chains; example-keyed with ``init_noise="example"``)."""
+        """z_0 ~ U[-r, r]^D per example (non-persistent chains; example-keyed with ``init_noise="example"``),
+        or the persistent chains drawn by ``condition``."""
         x, idx = self.split_batch(batch)
+        if cond is not None:
+            return cond[0].to(x)
         return self._uniform_start(x.shape[0], idx).to(x.dtype)
 
     def sample_proposals(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
@@ -179,9 +212,13 @@ class StanleyModule(CooperativeModule):
                generator: torch.Generator | None = None) -> Tensor:
         """z_K: K steps of the sampler from z_0 (``sampler.run_chains``); diverged chains as NaN rows."""
         h = self.hparams
-        return run_chains(lambda v: self.energy(v), x_init.detach(), self.revision_schedule, sampler=h.sampler,
-                          variant=h.variant, generator=self.rng if generator is None else generator,
-                          callback=diagnostics)
+        z = run_chains(lambda v: self.energy(v), x_init.detach(), self.revision_schedule, sampler=h.sampler,
+                       variant=h.variant, generator=self.rng if generator is None else generator,
+                       callback=diagnostics)
+        if cond is not None and self.training:  # persistent: write back (diverged: fresh starts)
+            fresh = self.buffer.init(z.shape[0], self.rng).to(z)
+            self.buffer.update(cond[1], torch.where(finite_rows(z).view(-1, *([1] * (z.dim() - 1))), z, fresh))
+        return z
 
     def energy_loss(self, x_data: Tensor, x_revised: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
         """mean f(z_K) - mean f(x) over the finite chains (minus Algorithm 1's step 4 objective);
