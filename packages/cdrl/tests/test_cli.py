@@ -111,12 +111,15 @@ FASHION = is_available("fashion-mnist")
 SAMPLE_FEW = ["--model.eval_samples", "8", "--model.sample_steps", "1"]
 DEMO = SAMPLE_FEW if FASHION else [  # where Fashion-MNIST is absent: offline images, no FID
     "--data.dataset", "synthetic", "--model.fid_dataset", "null", *SAMPLE_FEW]
-# paper, drl-paper: the paper's model as it is (one CPU step at batch 1 takes seconds) on offline
-# images of CIFAR-10's shape (CIFAR-10 is a download), validation sampling 2 images with one Langevin
-# step per level; the Inception FID needs torch-fidelity and its weights (a download; its wiring is
-# tested in test_metrics.py).
+# paper, drl-paper: the configs as shipped (strategy, loggers, callbacks, the DDPM UNet initializer)
+# on offline images of CIFAR-10's shape (CIFAR-10 is a download), batch 1, validation sampling 2
+# images with one Langevin step per level, and narrow networks (EBM width 32 with one block per
+# resolution, DDPM UNet width 32 with one block): the paper's 34.8M-parameter EBM took 5-9 min of a
+# shared CPU here; both full networks are built from the YAML and counted in test_fidelity.py. The Inception FID needs torch-fidelity and its weights (a download;
+# its wiring is tested in test_metrics.py).
 PAPER = ["--data.dataset", "synthetic-rgb", "--data.batch_size", "1", "--data.num_workers", "0",
          "--data.n_train", "16", "--data.n_val", "4", "--model.eval_samples", "2", "--model.sample_steps", "1",
+         "--model.ebm_width", "32", "--model.ebm_blocks", "1", "--model.init_width", "32", "--model.init_blocks", "1",
          "--model.fid_inception", "false"]
 
 
