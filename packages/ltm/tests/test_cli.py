@@ -7,7 +7,6 @@ import dataclasses
 import shutil
 
 import lightning as L
-import pytest
 import torch
 
 from latent_ebm.core.testing.cli import CLIContract, assert_usage_error
@@ -76,8 +75,6 @@ def test_cli_selects_gpt_baseline_and_predicts(tmp_path):
     assert len(samples) == 2  # tiny's predict_n
 
 
-@pytest.mark.xfail(strict=True, reason="core: the checkpoint's _class_path silently replaces the config's model "
-                   "class (LatentEBMCLI._parse_ckpt_path); it should be a one-line error naming --model")
 def test_a_checkpoint_of_the_other_model_is_a_one_line_error(tmp_path, capsys):
     """``test --config tiny --ckpt_path last`` after a GPT run: the checkpoint names its class
     (``_class_path``: GPTModule); the command builds LTMModule."""
@@ -86,8 +83,6 @@ def test_a_checkpoint_of_the_other_model_is_a_one_line_error(tmp_path, capsys):
                        "--model latent_ebm.ltm.GPTModule", capsys)
 
 
-@pytest.mark.xfail(strict=True, reason="core: in subclass mode a checkpoint without _class_path (saved from Python) "
-                   "has its saved settings refused (LatentEBMCLI._parse_ckpt_path parses them without a class_path)")
 def test_a_checkpoint_saved_from_python_tests(tmp_path):
     """A checkpoint of an ``LTMModule`` built in Python (no ``_class_path`` among its saved settings)."""
     module = LTMModule(vocab_size=65, d_model=32, n_layers=2, n_heads=2, seq_len=32, window=8, n_latents=4,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -178,8 +179,15 @@ class LatentEBMCLI(LightningCLI):
         hparams.pop("_instantiator", None)
         if not hparams:
             return
-        if "_class_path" in hparams:  # as Lightning's own _parse_ckpt_path
-            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        current = self.config[sub].get("model")
+        current_path = current.get("class_path") if hasattr(current, "get") else None
+        saved_path = hparams.pop("_class_path", None)
+        if saved_path and current_path and _import(saved_path) is not _import(current_path):
+            saved = public_path(saved_path)
+            raise UsageError(f"{path} is a checkpoint of {saved}, not of {public_path(current_path)}; "
+                             f"to {sub} it, add --model {saved}")
+        if saved_path or current_path:  # subclass mode: the saved settings are that class's init_args
+            hparams = {"class_path": saved_path or current_path, "dict_kwargs": hparams}
         try:
             self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
         except (ArgumentError, ValueError) as err:
@@ -275,3 +283,22 @@ class LatentEBMCLI(LightningCLI):
             callbacks.append(RichProgressBar() if _stderr_is_tty() else TQDMProgressBar())
         config["callbacks"] = callbacks
         return self._instantiate_trainer(config, [])
+
+
+def _import(dotted: str) -> Any:
+    """The object at ``package.module.Name`` (None when it cannot be imported)."""
+    module, _, name = dotted.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def public_path(dotted: str) -> str:
+    """The shortest import path of the same object: ``latent_ebm.ltm.model.GPTModule`` ->
+    ``latent_ebm.ltm.GPTModule`` when the package exports it."""
+    obj, parts = _import(dotted), dotted.split(".")
+    for i in range(1, len(parts) - 1):
+        if obj is not None and _import(".".join([*parts[:i], parts[-1]])) is obj:
+            return ".".join([*parts[:i], parts[-1]])
+    return dotted
