@@ -83,7 +83,11 @@ def plot(runs, path):
     axes[0].set(xlabel="iteration", ylabel="KL(true || model), 200x200 grid", title="rings toy")
     axes[0].legend()
     for ax, sampler in zip(axes[1:], ("stanley", "ula")):
-        x = torch.tensor(next(r for r in runs if r["sampler"] == sampler and r["seed"] == 0)["samples"])
+        run = next((r for r in runs if r["sampler"] == sampler and "samples" in r), None)
+        if run is None:  # --summarize from partial results keeps no samples
+            ax.set_axis_off()
+            continue
+        x = torch.tensor(run["samples"])
         ax.scatter(x[:, 0], x[:, 1], s=3)
         ax.set(xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal", title=f"{sampler} samples, seed 0")
     fig.tight_layout()
@@ -100,8 +104,18 @@ def main():
     p.add_argument("--eps", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--summarize", action="store_true",
+                   help="only summarise results/toy-rings-partial-<machine>.json (the runs finished so far)")
     a = p.parse_args()
     t0 = time.time()
+    if a.summarize:
+        import json
+        part = json.loads((RESULTS / f"toy-rings-partial-{machine()}.json").read_text())
+        runs = sorted(part["runs"], key=lambda r: (r["seed"], r["sampler"]))
+        a.seeds = sorted({r["seed"] for r in runs if sum(x["seed"] == r["seed"] for x in runs) == 2})
+        runs = [r for r in runs if r["seed"] in a.seeds]
+        a.__dict__.update({k: v for k, v in part["settings"].items() if k not in ("seeds", "summarize")})
+        return finish(runs, a, t0, partial=True)
     jobs = [(s, seed, a.iters, a.k, a.every, a.th, a.eps, a.lr) for seed in a.seeds for s in ("stanley", "ula")]
     runs = []
     with get_context("spawn").Pool(a.procs) as pool:
@@ -110,6 +124,11 @@ def main():
             write_json("toy-rings-partial", {"settings": vars(a), "runs": [
                 {k: v for k, v in x.items() if k != "samples"} for x in runs]})
     runs.sort(key=lambda r: (r["seed"], r["sampler"]))
+    finish(runs, a, t0)
+
+
+def finish(runs, a, t0, partial=False):
+    """The paired summary, targets, figure and JSON of finished runs."""
     checkpoints = [c for c in (2000, 4000) if c <= a.iters] or [a.iters]
     summary, targets = {}, []
     for c in checkpoints:
@@ -127,9 +146,11 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(runs, png)
     for r in runs:
-        r.pop("samples")
-    out = write_json("toy-rings", {"settings": vars(a), "summary": summary, "runs": runs, "targets": targets,
-                                   "seconds": time.time() - t0, "figure": png.name})
+        r.pop("samples", None)
+    note = ("summarised from the runs that finished before the benchmark was stopped (--summarize); "
+            "seconds: the summarising only") if partial else "complete"
+    out = write_json("toy-rings", {"settings": vars(a), "note": note, "summary": summary, "runs": runs,
+                                   "targets": targets, "seconds": time.time() - t0, "figure": png.name})
     print(out)
     for c, s in summary.items():
         print(c, s)
