@@ -1,12 +1,13 @@
-"""Data: GPT-2 BPE from the registry, memmap shards, MDLM wrapping, the latent-topic corpus."""
+"""Data: GPT-2 BPE from the registry, memmap shards, zero-shot blocks (first-party chunks, MDLM
+wrapping), the latent-topic corpus."""
 
 import numpy as np
 import pytest
 import torch
 
 from latent_ebm.core.data import is_available
-from latent_ebm.ltm import LTMDataModule
-from latent_ebm.ltm.corpus import LatentTopicCorpus, wrap_blocks
+from latent_ebm.ltm import LTMDataModule, evaluate
+from latent_ebm.ltm.corpus import LatentTopicCorpus, chunk_blocks, wrap_blocks
 from latent_ebm.ltm.data import tokenize_to_shard
 from latent_ebm.ltm.tokenizer import BOS_ID, EOS_ID
 
@@ -35,16 +36,70 @@ def test_wrap_blocks_layout_is_mdlms():
         wrap_blocks([[1, 2, 3]], block=2, bos=9, eos=0)
 
 
-@pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")
-def test_zero_shot_blocks_wrap_the_ptb_stream_like_mdlm(tmp_path):
-    from latent_ebm.ltm.evaluate import zero_shot_blocks
+def test_chunk_blocks_are_the_first_party_plain_chunks():
+    """First-party group_texts: consecutive block-token chunks of the EOS-joined stream, no BOS."""
+    blocks = chunk_blocks([[1, 2, 3], [4, 5]], block=3, eos=0)
+    # stream 1 2 3 0 4 5 0 -> [1 2 3] [0 4 5], the trailing [0] dropped
+    np.testing.assert_array_equal(blocks, [[1, 2, 3], [0, 4, 5]])
+    assert chunk_blocks([[1, 2]], block=4, eos=0).shape == (0, 4)  # shorter than one block
+    with pytest.raises(ValueError, match="^block=1 is not allowed"):
+        chunk_blocks([[1, 2, 3]], block=1, eos=0)
 
-    blocks = zero_shot_blocks("ptb", 1024)
-    stream = np.memmap(tokenize_to_shard("ptb", "test", tmp_path), dtype=np.uint16, mode="r")  # docs + EOS each
-    assert blocks.shape == (len(stream) // 1022, 1024)
+
+class _ByteTokenizer:
+    """Stands in for GPT-2 BPE: one token per character (its code point)."""
+
+    def encode_batch(self, docs):
+        return [[ord(c) for c in d] for d in docs]
+
+
+@pytest.fixture
+def tiny_splits(monkeypatch):
+    """A registry corpus stand-in: split -> documents, with a character tokenizer."""
+    docs = {"validation": ["abcdefg", "hij", "klmnopqrs"], "test": ["ABCDEFGHIJ", "KLM"]}
+    read = []
+    monkeypatch.setattr(evaluate, "read_text_documents", lambda dataset, split: read.append(split) or docs[split])
+    monkeypatch.setattr(evaluate, "gpt2_tokenizer", _ByteTokenizer)
+    stream = {k: [t for d in v for t in (*map(ord, d), EOS_ID)] for k, v in docs.items()}
+    return stream, read
+
+
+def test_first_party_zero_shot_blocks_chunk_the_validation_stream(tiny_splits):
+    stream, read = tiny_splits
+    blocks = evaluate.zero_shot_blocks("ptb", 5)  # the default protocol
+    assert read == ["validation"] and blocks.shape == (len(stream["validation"]) // 5, 5)
+    assert (blocks != BOS_ID).all()  # no BOS anywhere
+    flat = blocks.reshape(-1).tolist()
+    assert flat == stream["validation"][: len(flat)]  # plain consecutive chunks, no EOS added
+    assert blocks[0].tolist() == [ord(c) for c in "abcde"] and blocks[1, 2].item() == EOS_ID  # a doc's own EOS only
+
+
+def test_mdlm_zero_shot_blocks_wrap_the_test_stream(tiny_splits):
+    stream, read = tiny_splits
+    blocks = evaluate.zero_shot_blocks("ptb", 5, protocol="mdlm")
+    assert read == ["test"] and blocks.shape == (len(stream["test"]) // 3, 5)
     assert (blocks[:, 0] == BOS_ID).all() and (blocks[:, -1] == EOS_ID).all()
-    body = blocks[:, 1:-1].reshape(-1).numpy()
-    np.testing.assert_array_equal(body, stream[: len(body)])  # bodies tile the stream, nothing skipped
+    assert blocks[:, 1:-1].reshape(-1).tolist() == stream["test"][: 3 * len(blocks)]
+    assert evaluate.zero_shot_blocks("ptb", 5, protocol="mdlm", split="validation").shape[1] == 5
+    assert read[-1] == "validation"  # an explicit split overrides the protocol's
+    with pytest.raises(ValueError, match="^protocol='sedd' is not allowed"):
+        evaluate.zero_shot_blocks("ptb", 5, protocol="sedd")
+
+
+@pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")
+@pytest.mark.parametrize("protocol", ["first-party", "mdlm"])
+def test_zero_shot_blocks_tile_the_ptb_stream(tmp_path, protocol):
+    blocks = evaluate.zero_shot_blocks("ptb", 1024, protocol)
+    split = evaluate.ZERO_SHOT_SPLIT[protocol]
+    stream = np.memmap(tokenize_to_shard("ptb", split, tmp_path), dtype=np.uint16, mode="r")  # docs + EOS each
+    if protocol == "first-party":  # plain 1024-token chunks of the validation stream
+        assert blocks.shape == (len(stream) // 1024, 1024) and (blocks[:, 0] != BOS_ID).all()
+        body = blocks.reshape(-1).numpy()
+    else:  # MDLM: BOS + 1022 tokens of the test stream + EOS
+        assert blocks.shape == (len(stream) // 1022, 1024)
+        assert (blocks[:, 0] == BOS_ID).all() and (blocks[:, -1] == EOS_ID).all()
+        body = blocks[:, 1:-1].reshape(-1).numpy()
+    np.testing.assert_array_equal(body, stream[: len(body)])  # blocks tile the stream, nothing skipped
 
 
 @pytest.mark.skipif(not (is_available("gpt2-bpe") and is_available("ptb")), reason="ptb / gpt2-bpe not cached")

@@ -1,4 +1,4 @@
-"""Zero-shot evaluation: a decoder with uniform logits has PPL = vocab size under the MDLM wrapping;
+"""Zero-shot evaluation: a decoder with uniform logits has PPL = vocab size under either protocol;
 LAMBADA accuracy counts a hit only when every token of the last word is decoded."""
 
 import math
@@ -23,8 +23,9 @@ def _uniform(module):
     return module
 
 
-def test_zero_shot_ppl_of_uniform_gpt_is_vocab_size():
-    out = zero_shot_ppl(_uniform(GPTModule(**SIZE)), "ptb", max_blocks=4)
+@pytest.mark.parametrize("protocol", ["first-party", "mdlm"])
+def test_zero_shot_ppl_of_uniform_gpt_is_vocab_size(protocol):
+    out = zero_shot_ppl(_uniform(GPTModule(**SIZE)), "ptb", protocol=protocol, max_blocks=4)
     assert out["blocks"] == 4
     assert math.isclose(out["ppl_tokens"], 50258, rel_tol=1e-4)
     assert math.isclose(out["ppl_mean_block"], 50258, rel_tol=1e-4)

@@ -1,4 +1,5 @@
-"""Text sources: the offline latent-topic corpus, the real corpora, and MDLM-style wrapping.
+"""Text sources: the offline latent-topic corpus, the real corpora, and zero-shot blocks (first-party
+plain chunks or MDLM-style wrapping).
 
 The latent-topic corpus is the offline fallback of the tiny/demo configs. Each document draws
 one topic k ~ Uniform(K) that holds for the whole document; every token is, with probability
@@ -19,6 +20,7 @@ from latent_ebm.core.checks import check_choice, check_int, check_real
 
 __all__ = [
     "LatentTopicCorpus",
+    "chunk_blocks",
     "lambada_examples",
     "read_text_documents",
     "wrap_blocks",
@@ -145,9 +147,27 @@ def lambada_examples() -> list[tuple[str, str]]:
     return out
 
 
+def _eos_joined(docs: list[list[int]], eos: int) -> np.ndarray:
+    """``d1 EOS d2 EOS ...`` as one int64 stream."""
+    return np.fromiter((t for d in docs for t in (*d, eos)), dtype=np.int64)
+
+
+def chunk_blocks(docs: list[list[int]], block: int, eos: int) -> np.ndarray:
+    """The first-party zero-shot blocks (``group_texts`` in ``sampling/zero-shot-ppl/
+    utils_ppl_0shot_update.py``, first-party commit 8ce9503): docs joined as ``d1 EOS d2 EOS ...``
+    and cut into plain consecutive chunks of ``block`` tokens -> (n_blocks, block), no BOS and no
+    added EOS; the last partial chunk is dropped. Scoring predicts ``block - 1`` tokens of each
+    (the first-party ``x[:, :-1] -> x[:, 1:]``).
+    """
+    check_int("block", block, low=2)  # at least one predicted token
+    stream = _eos_joined(docs, eos)
+    n = len(stream) // block
+    return stream[: n * block].reshape(n, block)
+
+
 def wrap_blocks(docs: list[list[int]], block: int, bos: int, eos: int) -> np.ndarray:
-    """MDLM's wrapping (``_group_texts`` of kuleshov-group/mdlm, used by the first-party zero-shot
-    scripts): docs joined as ``d1 EOS d2 EOS ...``, cut into bodies of ``block - 2`` tokens, each
+    """MDLM's wrapping (``_group_texts`` of kuleshov-group/mdlm; defined but not called by the
+    first-party zero-shot scripts, which use :func:`chunk_blocks`): docs joined as ``d1 EOS d2 EOS ...``, cut into bodies of ``block - 2`` tokens, each
     becoming ``[BOS] + body + [EOS]`` -> (n_blocks, block). The last partial body is dropped.
 
     A block therefore ends in EOS even where it cuts a document in two, and a document's own EOS
@@ -156,7 +176,7 @@ def wrap_blocks(docs: list[list[int]], block: int, bos: int, eos: int) -> np.nda
     """
     check_int("block", block, low=3)  # BOS + body + EOS
     body_len = block - 2
-    stream = np.fromiter((t for d in docs for t in (*d, eos)), dtype=np.int64)
+    stream = _eos_joined(docs, eos)
     n = len(stream) // body_len
     body = stream[: n * body_len].reshape(n, body_len)
     return np.concatenate([np.full((n, 1), bos, dtype=np.int64), body, np.full((n, 1), eos, dtype=np.int64)], axis=1)

@@ -4,7 +4,8 @@ Text corpora are tokenized once (GPT-2 BPE, documents joined by EOS) into a ``ui
 shard per split in the token cache; every example is a block ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``
 of ``seq_len`` tokens. (The first-party training loader cuts contiguous chunks of the shard with
 no BOS; we prepend one so every block, training or evaluation, starts the same way. The zero-shot
-evaluation uses MDLM's ``[BOS] + L-2 tokens + [EOS]`` instead: :func:`~latent_ebm.ltm.corpus.wrap_blocks`.)
+blocks are built in :func:`~latent_ebm.ltm.evaluate.zero_shot_blocks`: first-party plain chunks or
+MDLM's ``[BOS] + L-2 tokens + [EOS]``.)
 ``latent-topic`` is generated in memory (offline, seconds): one document per block.
 """
 

@@ -1,4 +1,10 @@
-"""Zero-shot evaluation (first-party ``sampling/zero-shot-ppl``, MDLM protocol) and LAMBADA accuracy.
+"""Zero-shot evaluation (first-party ``sampling/zero-shot-ppl``) and LAMBADA accuracy.
+
+Two block protocols (``protocol=``): ``first-party`` (default, the paper comparison) cuts plain
+``seq_len``-token chunks of the EOS-joined documents of the validation split, as the first-party
+scripts do (``sample_owt_0shot.py`` reads PTB, WikiText-2 and LAMBADA with ``mode='validation'``);
+``mdlm`` wraps each block as ``[BOS] + seq_len-2 tokens + [EOS]`` from the test split (MDLM's
+``_group_texts``, which the first-party scripts define but do not call).
 
 Works with both :class:`~latent_ebm.ltm.LTMModule` (ELBO-PPL, inner loop on each block) and
 :class:`~latent_ebm.ltm.GPTModule` (exact PPL). ``python -m latent_ebm.ltm.evaluate CKPT`` prints
@@ -10,15 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from .corpus import lambada_examples, read_text_documents, wrap_blocks
+from latent_ebm.core.checks import check_choice
+
+from .corpus import chunk_blocks, lambada_examples, read_text_documents, wrap_blocks
 from .model import LTMModule
 from .tokenizer import BOS_ID, EOS_ID, gpt2_tokenizer
 
-__all__ = ["block_scores", "lambada_accuracy", "zero_shot_blocks", "zero_shot_ppl"]
+__all__ = ["ZERO_SHOT_SPLIT", "ZeroShotProtocol", "block_scores", "lambada_accuracy", "zero_shot_blocks", "zero_shot_ppl"]
+
+ZeroShotProtocol = Literal["first-party", "mdlm"]
+ZERO_SHOT_SPLIT = {"first-party": "validation", "mdlm": "test"}  # the split each protocol reads
 
 
 def block_scores(module, blocks: Tensor, *, batch_size: int = 8, steps: int | None = None) -> dict[str, float]:
@@ -45,18 +57,30 @@ def block_scores(module, blocks: Tensor, *, batch_size: int = 8, steps: int | No
             "blocks": len(bound)}
 
 
-def zero_shot_blocks(dataset: str, seq_len: int) -> Tensor:
-    """(n_blocks, seq_len) MDLM-wrapped blocks ``[BOS] + seq_len-2 tokens + [EOS]`` of a registry
-    corpus's test split (detokenised documents, GPT-2 BPE, EOS after each document)."""
-    docs = gpt2_tokenizer().encode_batch(read_text_documents(dataset, "test"))
+def zero_shot_blocks(dataset: str, seq_len: int, protocol: ZeroShotProtocol = "first-party",
+                     split: str | None = None) -> Tensor:
+    """(n_blocks, seq_len) zero-shot blocks of a registry corpus (detokenised documents, GPT-2 BPE,
+    EOS after each document, joined into one stream).
+
+    ``first-party``: plain consecutive ``seq_len``-token chunks of the stream, no BOS
+    (:func:`~latent_ebm.ltm.corpus.chunk_blocks`); ``mdlm``: ``[BOS] + seq_len-2 tokens + [EOS]``
+    (:func:`~latent_ebm.ltm.corpus.wrap_blocks`). ``split``: None reads the protocol's own split
+    (:data:`ZERO_SHOT_SPLIT`: validation for first-party, test for mdlm; LAMBADA has one split).
+    """
+    check_choice("protocol", protocol, ZERO_SHOT_SPLIT)
+    docs = gpt2_tokenizer().encode_batch(read_text_documents(dataset, split or ZERO_SHOT_SPLIT[protocol]))
+    if protocol == "first-party":
+        return torch.from_numpy(chunk_blocks(docs, seq_len, EOS_ID))
     return torch.from_numpy(wrap_blocks(docs, seq_len, BOS_ID, EOS_ID))
 
 
-def zero_shot_ppl(module, dataset: str, *, seq_len: int | None = None, max_blocks: int | None = None,
-                  batch_size: int = 8, steps: int | None = None) -> dict[str, float]:
-    """MDLM-protocol zero-shot PPL on a registry corpus's test split (:func:`zero_shot_blocks`);
-    every token after BOS is scored, the block-final EOS included."""
-    blocks = zero_shot_blocks(dataset, seq_len or module.hparams.seq_len)
+def zero_shot_ppl(module, dataset: str, *, protocol: ZeroShotProtocol = "first-party", split: str | None = None,
+                  seq_len: int | None = None, max_blocks: int | None = None, batch_size: int = 8,
+                  steps: int | None = None) -> dict[str, float]:
+    """Zero-shot PPL on a registry corpus (:func:`zero_shot_blocks`); every token after a block's
+    first is scored (first-party: seq_len - 1 tokens, its ``x[:, :-1] -> x[:, 1:]``; mdlm: every
+    token after BOS, the block-final EOS included)."""
+    blocks = zero_shot_blocks(dataset, seq_len or module.hparams.seq_len, protocol, split)
     if max_blocks is not None:
         blocks = blocks[:max_blocks]
     return block_scores(module, blocks, batch_size=batch_size, steps=steps)
@@ -88,12 +112,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-blocks", type=int, default=None)
     p.add_argument("--lambada-examples", type=int, default=None)
     p.add_argument("--steps", type=int, default=None, help="eval inner steps (LTM)")
+    p.add_argument("--protocol", choices=list(ZERO_SHOT_SPLIT), default="first-party",
+                   help="zero-shot blocks: first-party (plain chunks, validation split; the paper's) or mdlm "
+                        "(BOS + seq_len-2 + EOS, test split)")
+    p.add_argument("--split", choices=["validation", "test"], default=None,
+                   help="override the protocol's split (first-party: validation, mdlm: test)")
     a = p.parse_args(argv)
     from .model import GPTModule
 
     cls = LTMModule if a.model == "ltm" else GPTModule
     module = cls.load_from_checkpoint(a.checkpoint, map_location="cpu", weights_only=True)
-    out = {d: zero_shot_ppl(module, d, max_blocks=a.max_blocks, steps=a.steps) for d in ("ptb", "wikitext-2", "lambada")}
+    out = {d: zero_shot_ppl(module, d, protocol=a.protocol, split=a.split, max_blocks=a.max_blocks, steps=a.steps)
+           for d in ("ptb", "wikitext-2", "lambada")}
+    out["protocol"] = a.protocol
     out["lambada_acc"] = lambada_accuracy(module, max_examples=a.lambada_examples, steps=a.steps)
     print(json.dumps(out, indent=2))
 
