@@ -119,6 +119,60 @@ def test_ptb_shard_is_tokenized_once_into_uint16_blocks(tmp_path):
     torch.testing.assert_close(x[0, 1:], torch.from_numpy(stream[:127].astype(np.int64)))
 
 
+@pytest.fixture
+def tiny_corpus(monkeypatch):
+    """A text corpus of three short documents per split, tokenised one token per character."""
+    import latent_ebm.ltm.tokenizer as tokenizer
+
+    docs = ["abcde", "fg", "hijklm"]
+    monkeypatch.setattr("latent_ebm.ltm.data.read_text_documents", lambda dataset, split: docs)
+    monkeypatch.setattr(tokenizer, "gpt2_tokenizer", _ByteTokenizer)
+    return [[ord(c) for c in d] for d in docs]
+
+
+def test_first_party_layout_puts_bos_at_document_starts_and_predicts_seq_len(tiny_corpus, tmp_path):
+    """First-party owt.py: shard = (BOS + doc + EOS)*, example i = stream[i*L : i*L + L + 1]."""
+    stream = [t for d in tiny_corpus for t in (BOS_ID, *d, EOS_ID)]  # 19 tokens
+    dm = LTMDataModule(dataset="ptb", seq_len=4, batch_size=2, prompt_len=2, layout="first-party", cache_dir=str(tmp_path))
+    dm.setup()
+    shard = np.fromfile(tmp_path / "gpt2-bos-docs" / "ptb" / "train.bin", dtype=np.uint16)
+    assert shard.tolist() == stream
+    train = dm.splits["train"]
+    assert len(train) == (19 - 1) // 4  # whole 5-token windows only
+    for i in range(len(train)):
+        assert train[i]["x"].tolist() == stream[4 * i : 4 * i + 5]  # L+1 tokens, L predicted
+    assert train[0]["x"][0] == BOS_ID  # BOS where a document starts, wherever that falls:
+    assert train[1]["x"].tolist() == [ord("d"), ord("e"), EOS_ID, BOS_ID, ord("f")]  # not at the window's start
+
+
+def test_block_bos_layout_is_unchanged_and_never_shares_the_first_party_cache(tiny_corpus, tmp_path):
+    stream = [t for d in tiny_corpus for t in (*d, EOS_ID)]  # 16 tokens
+    first = tokenize_to_shard("ptb", "train", tmp_path, "first-party")
+    dm = LTMDataModule(dataset="ptb", seq_len=4, batch_size=2, prompt_len=2, cache_dir=str(tmp_path))  # default: block-bos
+    dm.setup()
+    block = tokenize_to_shard("ptb", "train", tmp_path)
+    assert block == tmp_path / "gpt2" / "ptb" / "train.bin" and block != first  # one shard per layout
+    assert np.fromfile(block, dtype=np.uint16).tolist() == stream
+    train = dm.splits["train"]
+    assert len(train) == 16 // 3 and [train[i]["x"].tolist() for i in range(2)] == [[BOS_ID, *stream[:3]], [BOS_ID, *stream[3:6]]]
+    with pytest.raises(ValueError, match="^layout='bos' is not allowed"):
+        LTMDataModule(dataset="ptb", layout="bos")
+    with pytest.raises(ValueError, match="^layout='bos' is not allowed"):
+        tokenize_to_shard("ptb", "train", tmp_path, "bos")
+
+
+@pytest.mark.parametrize(("layout", "width"), [("block-bos", 16), ("first-party", 17)])
+def test_latent_topic_layouts_feed_the_decoder_seq_len_tokens(layout, width):
+    from latent_ebm.ltm import GPTModule
+
+    dm = LTMDataModule(seq_len=16, batch_size=2, n_train_docs=4, n_val_docs=2, prompt_len=4, layout=layout)
+    dm.setup()
+    x = next(iter(dm.train_dataloader()))["x"]
+    assert x.shape == (2, width) and (x[:, 0] == dm.bos_id).all()
+    gpt = GPTModule(vocab_size=dm.vocab_size, d_model=8, n_layers=1, n_heads=1, seq_len=16)
+    assert gpt.token_nll(x, None).shape == (2, width - 1)  # first-party: all 16 context positions predict
+
+
 def test_latent_topic_corpus_is_reproducible():
     c = LatentTopicCorpus(seed=3)
     a, ta = c.sample(8, 40, seed=1)

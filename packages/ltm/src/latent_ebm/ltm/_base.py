@@ -57,7 +57,8 @@ class LanguageModelMixin:
         self.val_nll_cont = MeanMetric()  # per-token NLL of the continuation (prefix-conditional PPL)
 
     def token_nll(self, x: Tensor, z: Tensor | None) -> Tensor:
-        """x (B, T) with x[:, 0] = BOS -> per-token NLL of x[:, 1:] given z: (B, T-1)."""
+        """x (B, T) -> per-token NLL of x[:, 1:] given z: (B, T-1). x[:, 0] is BOS in ``block-bos``
+        blocks; first-party windows and zero-shot chunks start wherever the stride puts them."""
         return sequence_nll(self.decoder(x[:, :-1], z), x[:, 1:])
 
     def prefix_len(self, t: int) -> int:

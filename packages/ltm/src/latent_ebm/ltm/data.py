@@ -1,12 +1,19 @@
 """LightningDataModule for LTM and its GPT baseline: GPT-2 BPE corpora or the latent-topic corpus.
 
-Text corpora are tokenized once (GPT-2 BPE, documents joined by EOS) into a ``uint16`` memmap
-shard per split in the token cache; every example is a block ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``
-of ``seq_len`` tokens. (The first-party training loader cuts contiguous chunks of the shard with
-no BOS; we prepend one so every block, training or evaluation, starts the same way. The zero-shot
-blocks are built in :func:`~latent_ebm.ltm.evaluate.zero_shot_blocks`: first-party plain chunks or
-MDLM's ``[BOS] + L-2 tokens + [EOS]``.)
-``latent-topic`` is generated in memory (offline, seconds): one document per block.
+Text corpora are tokenized once (GPT-2 BPE) into a ``uint16`` memmap shard per split and layout in
+the token cache. Two layouts (``layout``), with L = ``seq_len``, the decoder's context:
+
+- ``block-bos`` (the package's; the CPU configs): documents joined by EOS; block i is
+  ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``, L tokens, L-1 predicted.
+- ``first-party`` (the paper-scale configs): every document is ``BOS + text + EOS`` in the shard,
+  and example i is the window ``stream[i*L : i*L + L + 1]``, L+1 tokens, L predicted (first-party
+  ``owt.py`` ``PretokDatasetWithLatent``: ``chunk = m[start:start + max_seq_len + 1]``, x = chunk[:-1],
+  y = chunk[1:]); a window starts wherever the stride puts it, so BOS sits at document starts only.
+
+The zero-shot blocks are built in :func:`~latent_ebm.ltm.evaluate.zero_shot_blocks`: first-party
+plain chunks or MDLM's ``[BOS] + L-2 tokens + [EOS]``. ``latent-topic`` is generated in memory
+(offline, seconds): one document per example, BOS + L-1 topic tokens (``block-bos``) or BOS + L
+(``first-party``).
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from latent_ebm.core.lightning import apply_global_batch
 from .corpus import LatentTopicCorpus, read_text_documents
 from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
 
-__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "TokenBlocks", "token_cache_dir", "tokenize_to_shard"]
+__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "Layout", "TokenBlocks", "token_cache_dir", "tokenize_to_shard"]
 
 DatasetName = Literal["latent-topic", "wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext"]
 _TEXT = ("wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext")
+Layout = Literal["block-bos", "first-party"]
+_SHARD_DIR = {"block-bos": "gpt2", "first-party": "gpt2-bos-docs"}  # the cache key: layouts never share a shard
 
 
 def token_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -50,19 +59,24 @@ def _write_shard(path: Path, chunks) -> None:
     tmp.replace(path)  # atomic: a half-written shard is never read
 
 
-def tokenize_to_shard(dataset: str, split: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Tokenize a split once into ``<cache>/gpt2/<dataset>/<split>.bin`` (uint16, docs joined by EOS)."""
-    path = token_cache_dir(cache_dir) / "gpt2" / dataset / f"{split}.bin"
+def tokenize_to_shard(dataset: str, split: str, cache_dir: str | os.PathLike | None = None,
+                      layout: Layout = "block-bos") -> Path:
+    """Tokenize a split once into a uint16 shard: ``<cache>/gpt2/<dataset>/<split>.bin`` (``block-bos``:
+    each document + EOS) or ``<cache>/gpt2-bos-docs/<dataset>/<split>.bin`` (``first-party``: BOS +
+    each document + EOS, as the first-party tokenizer writes OpenWebText)."""
+    check_choice("layout", layout, _SHARD_DIR)
+    path = token_cache_dir(cache_dir) / _SHARD_DIR[layout] / dataset / f"{split}.bin"
     if path.exists():
         return path
     from .tokenizer import gpt2_tokenizer
 
     tok = gpt2_tokenizer()
+    head = [BOS_ID] if layout == "first-party" else []
     if dataset == "openwebtext":
-        _write_shard(path, _openwebtext_chunks(tok, split))
+        _write_shard(path, ([*head, *ids] for ids in _openwebtext_chunks(tok, split)))
         return path
     docs = read_text_documents(dataset, split)
-    _write_shard(path, ([*ids, EOS_ID] for ids in tok.encode_batch(docs)))
+    _write_shard(path, ([*head, *ids, EOS_ID] for ids in tok.encode_batch(docs)))
     return path
 
 
@@ -81,19 +95,27 @@ def _openwebtext_chunks(tok, split: str):
 
 
 class BlockDataset(Dataset):
-    """Blocks ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]`` (L = seq_len) of a 1-d token stream, as
-    ``{"x": (L,) tokens, "index": i}``."""
+    """Examples of a 1-d token stream (L = seq_len) as ``{"x": tokens, "index": i}``.
 
-    def __init__(self, stream: np.ndarray, seq_len: int, bos: int) -> None:
-        self.stream, self.seq_len, self.bos = stream, seq_len, bos
-        self.n = len(stream) // (seq_len - 1)
+    ``block-bos``: ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``, (L,) tokens. ``first-party``: the window
+    ``stream[i*L : i*L + L + 1]``, (L+1,) tokens (consecutive windows share one token; the stream
+    carries its own BOS per document), as the first-party ``owt.py``. Only whole examples are kept.
+    """
+
+    def __init__(self, stream: np.ndarray, seq_len: int, bos: int, layout: Layout = "block-bos") -> None:
+        check_choice("layout", layout, _SHARD_DIR)
+        self.stream, self.seq_len, self.bos, self.layout = stream, seq_len, bos, layout
+        self.n = (len(stream) - 1) // seq_len if layout == "first-party" else len(stream) // (seq_len - 1)
 
     def __len__(self) -> int:
         return self.n
 
     def block(self, i: int) -> torch.Tensor:
-        """Block i as a (seq_len,) int64 tensor."""
-        body = np.asarray(self.stream[i * (self.seq_len - 1) : (i + 1) * (self.seq_len - 1)], dtype=np.int64)
+        """Example i as an int64 tensor: (seq_len,) (block-bos) or (seq_len + 1,) (first-party)."""
+        L = self.seq_len
+        if self.layout == "first-party":
+            return torch.from_numpy(np.asarray(self.stream[i * L : i * L + L + 1], dtype=np.int64))
+        body = np.asarray(self.stream[i * (L - 1) : (i + 1) * (L - 1)], dtype=np.int64)
         return torch.cat([torch.tensor([self.bos]), torch.from_numpy(body)])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -124,7 +146,12 @@ class LTMDataModule(L.LightningDataModule):
     Args:
         dataset: a registry corpus (GPT-2 BPE), ``openwebtext`` (downloads via ``datasets``; paper
             scale), or the offline ``latent-topic`` corpus.
-        seq_len: block length L (BOS included).
+        seq_len: the decoder's context L: ``block-bos`` examples are L tokens (BOS included), L-1
+            predicted; ``first-party`` ones are L+1 tokens, L predicted (the model's ``seq_len`` is
+            L in both).
+        layout: how text corpora are laid out (module docstring): ``block-bos`` (default; BOS at
+            every block start) or ``first-party`` (BOS at every document start, L+1-token windows;
+            the paper-scale configs). Each layout has its own tokenised shards.
         batch_size / eval_batch_size: training / evaluation batch sizes (per device).
         global_batch_size: sequences per optimiser step over all devices (the paper: 512); the
             Trainer's ``accumulate_grad_batches`` becomes global / (batch_size x devices) at fit
@@ -154,6 +181,7 @@ class LTMDataModule(L.LightningDataModule):
         batch_size: int = 16,
         eval_batch_size: int | None = None,
         test_split: Literal["validation", "test"] = "test",
+        layout: Layout = "block-bos",
         topic_vocab: int = 64,
         topic_count: int = 16,
         topic_weight: float = 0.5,
@@ -169,6 +197,7 @@ class LTMDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_choice("dataset", dataset, DatasetName.__args__)
+        check_choice("layout", layout, Layout.__args__)
         for name, v, lo in (("seq_len", seq_len, 2), ("batch_size", batch_size, 1), ("n_train_docs", n_train_docs, 1),
                             ("n_val_docs", n_val_docs, 1), ("prompt_len", prompt_len, 1)):
             check_int(name, v, low=lo)
@@ -210,7 +239,7 @@ class LTMDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         if self.hparams.dataset in _TEXT:
             for split in self._text_splits():
-                tokenize_to_shard(self.hparams.dataset, split, self.hparams.cache_dir)
+                tokenize_to_shard(self.hparams.dataset, split, self.hparams.cache_dir, self.hparams.layout)
 
     def setup(self, stage: str | None = None) -> None:
         if stage == "fit" and self._trainer_or_none() is not None:
@@ -222,13 +251,14 @@ class LTMDataModule(L.LightningDataModule):
             self.corpus = LatentTopicCorpus(hp.topic_vocab, hp.topic_count, hp.topic_weight, seed=hp.corpus_seed)
             for split, n, seed in (("train", hp.n_train_docs, hp.corpus_seed + 1), ("validation", hp.n_val_docs, hp.corpus_seed + 2),
                                    ("test", hp.n_val_docs, hp.corpus_seed + 3)):
-                docs, _ = self.corpus.sample(n, hp.seq_len - 1, seed)
-                x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, L)
+                body = hp.seq_len if hp.layout == "first-party" else hp.seq_len - 1
+                docs, _ = self.corpus.sample(n, body, seed)
+                x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, 1 + body)
                 self.splits[split] = TokenBlocks(x)
             return
         for split in self._text_splits():
-            path = tokenize_to_shard(hp.dataset, split, hp.cache_dir)
-            self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID)
+            path = tokenize_to_shard(hp.dataset, split, hp.cache_dir, hp.layout)
+            self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID, hp.layout)
         if hp.dataset == "lambada":  # zero-shot only: every split is the test set
             self.splits["train"] = self.splits["validation"] = self.splits["test"]
 
