@@ -72,3 +72,17 @@ def test_lambada_accuracy_counts_whole_word_hits(right, expected):
     gpt = GPTModule(**SIZE)
     gpt.decoder = _Oracle(8, right)
     assert lambada_accuracy(gpt, max_examples=8) == expected
+
+
+@pytest.mark.parametrize(("args", "protocol", "split"), [([], "first-party", None), (["--protocol", "mdlm"], "mdlm", None),
+                                                          (["--split", "test"], "first-party", "test")])
+def test_evaluate_cli_defaults_to_the_first_party_protocol(monkeypatch, capsys, args, protocol, split):
+    from latent_ebm.ltm import evaluate
+
+    seen = []
+    monkeypatch.setattr(LTMModule, "load_from_checkpoint", classmethod(lambda cls, *a, **k: "module"))
+    monkeypatch.setattr(evaluate, "zero_shot_ppl", lambda m, d, **kw: seen.append((d, kw["protocol"], kw["split"])) or {})
+    monkeypatch.setattr(evaluate, "lambada_accuracy", lambda m, **kw: 0.0)
+    evaluate.main(["ckpt", *args])
+    assert seen == [(d, protocol, split) for d in ("ptb", "wikitext-2", "lambada")]
+    assert f'"protocol": "{protocol}"' in capsys.readouterr().out
