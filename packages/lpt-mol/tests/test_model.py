@@ -45,7 +45,9 @@ def test_design_temperature_zero_is_greedy(zinc_dm):
 
 def test_property_term_moves_prediction(zinc_dm):
     torch.manual_seed(0)
-    model = LPTMolModule(**TINY, properties=("qed",), phase="finetune", prop_precision=1.0, prop_coefficient=50.0)
+    # a linear head: the property step's mechanism, not the sigmoid's damping of an untrained head
+    model = LPTMolModule(**TINY, properties=("qed",), phase="finetune", prop_precision=1.0, prop_coefficient=50.0,
+                         bounded_heads=False)
     batch = next(iter(zinc_dm.val_dataloader()))
     y = torch.full_like(batch["y"], 0.9)
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
