@@ -99,3 +99,19 @@ def test_image_grid_places_each_image_and_saves_a_png(tmp_path):
     assert Image.open(path).size == (2 + 3 * 10, 2 + 2 * 10)
     with pytest.raises(ValueError, match="images=.*is not allowed"):
         image_grid(torch.zeros(2, 2, 4, 4))
+
+
+def test_scatter_puts_each_point_where_it_lies(tmp_path):
+    from PIL import Image
+
+    from latent_ebm.core.artifacts import save_scatter
+
+    pts = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [float("nan"), 0.0]])  # the NaN row is left out
+    path = save_scatter(pts, tmp_path / "s.png", size=101, box=2.0)
+    img = Image.open(path).convert("RGB")
+    assert img.size == (101, 101)
+    # (1, 1) at column 75, row 25 (y up); (-1, -1) at column 25, row 75; the far corner stays white
+    assert img.getpixel((75, 25)) == (31, 64, 160) and img.getpixel((25, 75)) == (31, 64, 160)
+    assert img.getpixel((95, 95)) == (255, 255, 255)
+    with pytest.raises(ValueError, match=r"points=\(3, 3\) is not allowed"):
+        save_scatter(torch.zeros(3, 3), tmp_path / "bad.png")

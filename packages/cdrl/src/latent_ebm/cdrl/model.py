@@ -41,7 +41,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from latent_ebm.core.artifacts import save_image_grid
+from latent_ebm.core.artifacts import save_image_grid, save_scatter
 from latent_ebm.core.checks import as_shape, check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import CooperativeModule, Diagnostics, OptimConfig
 from latent_ebm.core.nn import batch_view
@@ -53,7 +53,7 @@ from .nets import EnergyNet, Initializer, UNetInitializer
 from .sampler import revise, sample_levels
 from .schedule import LevelCoefficients, NoiseSchedule
 
-__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws", "ema_decay_at", "scatter_png"]
+__all__ = ["ENERGY_OPTIM", "INITIALIZER_OPTIM", "REVISION", "CDRLModule", "Draws", "ema_decay_at"]
 
 # Philox streams of the per-example training draws (``SeededModule.standard_normal``); the ids
 # predate the core's registry and are kept so that runs replay.
@@ -514,7 +514,7 @@ class CDRLModule(CooperativeModule):
             return [save_image_grid(x.nan_to_num(0.0), out_dir / "samples.png", nrow=nrow), tensors]
         written = []
         if x.shape[1] == 2:
-            written.append(scatter_png(x, out_dir / "samples.png"))
+            written.append(save_scatter(x, out_dir / "samples.png"))
         cols = [f"x{i}" for i in range(x.shape[1])] + ([] if y is None else ["class"])
         lines = [",".join(cols)]
         for i, row in enumerate(x.tolist()):
@@ -522,26 +522,3 @@ class CDRLModule(CooperativeModule):
         csv = out_dir / "samples.csv"
         csv.write_text("\n".join(lines) + "\n")
         return [*written, csv, tensors]
-
-
-def scatter_png(points: Tensor, path: Path, size: int = 400) -> Path:
-    """A scatter of 2-d ``points`` (N, 2) as a PNG (Pillow): dark dots on white, axes through
-    the origin in grey, a square window symmetric about 0 that holds every finite point."""
-    from PIL import Image, ImageDraw
-
-    pts = points.detach().double().cpu()
-    pts = pts[torch.isfinite(pts).all(1)]
-    lim = max(1.0, float(pts.abs().max()) * 1.05) if len(pts) else 1.0
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    mid = (size - 1) / 2
-    draw.line([(0, mid), (size - 1, mid)], fill=(200, 200, 200))
-    draw.line([(mid, 0), (mid, size - 1)], fill=(200, 200, 200))
-    draw.text((4, 4), f"x0, x1 in [{-lim:.3g}, {lim:.3g}]; {len(pts)} points", fill=(90, 90, 90))
-    scale = (size - 1) / (2 * lim)
-    for a, b in pts.tolist():
-        u, v = (a + lim) * scale, (lim - b) * scale
-        draw.ellipse([u - 1.5, v - 1.5, u + 1.5, v + 1.5], fill=(31, 64, 160))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from latent_ebm.core.artifacts import save_image_grid
+from latent_ebm.core.artifacts import save_image_grid, save_scatter
 from latent_ebm.core.checks import as_shape, check_choice, check_int, check_real, require
 from latent_ebm.core.lightning import CooperativeModule, Diagnostics, OptimConfig
 from latent_ebm.core.rng import register_stream
@@ -42,7 +42,7 @@ from .metrics import fid, mmd, toy_kl
 from .nets import ToyNet, VanillaNet
 from .sampler import SAMPLERS, VARIANTS, finite_rows, run_chains
 
-__all__ = ["CHAINS", "ENERGY_OPTIM", "StanleyModule", "scatter_png"]
+__all__ = ["CHAINS", "ENERGY_OPTIM", "StanleyModule"]
 
 INIT_STREAM = register_stream("stanley.init_noise", 0x57A0)  # the chains' uniform starts
 DATA_STREAM = register_stream("stanley.data_noise", 0x57A1)  # the positives' Gaussian noise
@@ -282,28 +282,8 @@ class StanleyModule(CooperativeModule):
         out_dir = Path(out_dir)
         if x.dim() == 4:
             return [save_image_grid(x.nan_to_num(0.0), out_dir / "samples.png")]
-        written = [scatter_png(x, out_dir / "samples.png")] if x.shape[1] == 2 else []
+        written = [save_scatter(x, out_dir / "samples.png")] if x.shape[1] == 2 else []
         cols = ",".join(f"x{i}" for i in range(x.shape[1]))
         csv = out_dir / "samples.csv"
         csv.write_text(cols + "\n" + "".join(",".join(f"{v:.5f}" for v in row) + "\n" for row in x.tolist()))
         return [*written, csv]
-
-
-def scatter_png(points: Tensor, path: Path, size: int = 400, box: float | None = None) -> Path:
-    """A scatter of finite 2-d ``points`` (N, 2) as a PNG (Pillow), window [-box, box]² (default:
-    the data's extent)."""
-    from PIL import Image, ImageDraw
-
-    pts = points.detach().double().cpu()
-    pts = pts[torch.isfinite(pts).all(1)]
-    lim = box or (max(1.0, float(pts.abs().max()) * 1.05) if len(pts) else 1.0)
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    draw.text((4, 4), f"[{-lim:.3g}, {lim:.3g}]^2; {len(pts)} points", fill=(90, 90, 90))
-    scale = (size - 1) / (2 * lim)
-    for a, b in pts.tolist():
-        u, v = (a + lim) * scale, (lim - b) * scale
-        draw.ellipse([u - 1.5, v - 1.5, u + 1.5, v + 1.5], fill=(31, 64, 160))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path
