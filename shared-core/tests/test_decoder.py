@@ -326,3 +326,24 @@ def test_bad_call_arguments_name_themselves():
         model.generate(tokens(t=4), latents(), 2, top_p=0.0)
     with pytest.raises(ValueError, match="start_pos"):
         model(tokens(t=1), latents(), cache=model.new_cache(2), start_pos=3)
+
+
+def test_embeddings_input_equals_token_lookup_and_positions_can_be_off():
+    """``embeddings=`` is the token path with the lookup done by the caller (LPT-RL's continuous
+    tokens); ``positions=False`` drops the learned positions, so a shifted window reads the same."""
+    torch.manual_seed(0)
+    dec = LatentConditionedDecoder(11, 16, 2, 2, 12, style="gpt", latent_groups="shared").eval()
+    tokens = torch.randint(0, 11, (3, 7))
+    z = torch.randn(3, 2, 16)
+    torch.testing.assert_close(dec(None, z, embeddings=dec.tok_emb(tokens)), dec(tokens, z))
+    flat = LatentConditionedDecoder(11, 16, 2, 2, 12, style="gpt", latent_groups="shared", positions=False).eval()
+    assert flat.pos_emb is None
+    emb = torch.randn(3, 5, 16)
+    torch.testing.assert_close(flat.features(None, z, embeddings=emb),
+                               flat.features(None, z, embeddings=emb, start_pos=4))
+    with pytest.raises(ValueError, match="embeddings"):
+        flat.features(None, z, embeddings=torch.randn(3, 5, 8))
+    with pytest.raises(ValueError, match="not allowed together"):
+        flat.features(tokens, z, embeddings=emb)
+    with pytest.raises(ValueError, match="positions="):
+        LatentConditionedDecoder(11, 16, 2, 2, 12, style="gpt", positions="no")

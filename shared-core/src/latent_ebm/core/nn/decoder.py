@@ -11,6 +11,9 @@ One class serves:
   ``style="gpt"``, ``latent_groups="shared"``, ``latent_norm=True``: every layer reads all latents
   after one shared LayerNorm; learned absolute positions, no RoPE.
 - the same-size autoregressive baseline: ``cross_attention=False`` (z is ignored).
+- LPT-RL (Kong et al. 2024, "Latent Plan Transformer", official ``lpt.py``): continuous
+  state/action tokens given as ``embeddings=`` (B, T, d_model) instead of token ids, and
+  ``positions=False`` (its code applies RoPE at all-zero position ids: no positional signal).
 
 Init (GPT-2 / llama2.c): weights N(0, init_std), biases 0, residual output projections (self-
 and cross-attention outputs, FFN output) N(0, init_std / sqrt(2 n_layers)). The first-party LTM
@@ -62,6 +65,8 @@ class LatentConditionedDecoder(nn.Module):
         dropout: on embeddings, attention weights, residual branches.
         tie_weights: output head shares the token embedding.
         init_std: std of the normal init.
+        positions: ``style="gpt"`` only: learned absolute position embeddings (True) or none
+            (False; LPT-RL). The llama style always uses RoPE.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class LatentConditionedDecoder(nn.Module):
         dropout: float = 0.0,
         tie_weights: bool = True,
         init_std: float = 0.02,
+        positions: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -139,7 +145,9 @@ class LatentConditionedDecoder(nn.Module):
         self.latent_rope = latent_rope and style == "llama"
 
         self.tok_emb = nn.Embedding(vocab_size, d_model)
-        self.pos_emb = nn.Embedding(max_seq_len, d_model) if style == "gpt" else None
+        if positions not in (True, False):
+            raise ValueError(f"positions={positions!r} is not allowed; it must be True or False")
+        self.pos_emb = nn.Embedding(max_seq_len, d_model) if style == "gpt" and positions else None
         self.emb_dropout = nn.Dropout(dropout)
         self.latent_norm = nn.LayerNorm(d_model) if latent_norm and cross_attention else None
         self.blocks = nn.ModuleList(
@@ -300,22 +308,44 @@ class LatentConditionedDecoder(nn.Module):
             cache.latent = kvs
         return kvs
 
+    def _check_embeddings(self, tokens: object, embeddings: object) -> Tensor:
+        if tokens is not None:
+            raise ValueError("tokens and embeddings are not allowed together; give one of them")
+        if not isinstance(embeddings, Tensor) or embeddings.dim() != 3 or embeddings.shape[1] < 1 or (
+            embeddings.shape[2] != self.d_model or not embeddings.is_floating_point()
+        ):
+            desc = f"shape {tuple(embeddings.shape)}" if isinstance(embeddings, Tensor) else repr(embeddings)
+            raise ValueError(
+                f"embeddings ({desc}) is not allowed; it must be a floating tensor (B, T, d_model={self.d_model}) with T >= 1"
+            )
+        return embeddings
+
     def features(
         self,
-        tokens: Tensor,
+        tokens: Tensor | None,
         z: Tensor | None = None,
         *,
         cache: KVCache | None = None,
         start_pos: int = 0,
+        embeddings: Tensor | None = None,
     ) -> Tensor:
-        """Final hidden states (B, T, d_model), after the last norm (see :meth:`forward`)."""
-        self._check_tokens(tokens, start_pos, cache)
-        b, t = tokens.shape
+        """Final hidden states (B, T, d_model), after the last norm (see :meth:`forward`).
+
+        ``embeddings`` (B, T, d_model), with ``tokens=None``, replaces the token embedding
+        lookup (continuous inputs, e.g. LPT-RL's state and action tokens); positions, dropout,
+        the blocks and the cache are applied as for tokens.
+        """
+        if embeddings is not None:
+            h = self._check_embeddings(tokens, embeddings)
+            self._check_tokens(torch.zeros(h.shape[:2], dtype=torch.long), start_pos, cache)
+        else:
+            self._check_tokens(tokens, start_pos, cache)
+            h = self.tok_emb(tokens)  # (B, T, d)
+        b, t = h.shape[:2]
         end = start_pos + t
-        plan = attention_plan(start_pos, t, self.window, tokens.device, cache is not None)
-        h = self.tok_emb(tokens)  # (B, T, d)
+        plan = attention_plan(start_pos, t, self.window, h.device, cache is not None)
         if self.pos_emb is not None:
-            h = h + self.pos_emb(torch.arange(start_pos, end, device=tokens.device))
+            h = h + self.pos_emb(torch.arange(start_pos, end, device=h.device))
         h = self.emb_dropout(h)
         rope = (
             (self.rope_cos[start_pos:end], self.rope_sin[start_pos:end])
@@ -331,11 +361,12 @@ class LatentConditionedDecoder(nn.Module):
 
     def forward(
         self,
-        tokens: Tensor,
+        tokens: Tensor | None,
         z: Tensor | None = None,
         *,
         cache: KVCache | None = None,
         start_pos: int = 0,
+        embeddings: Tensor | None = None,
     ) -> Tensor:
         """tokens (B, T) at positions [start_pos, start_pos + T), z (B, N_z, d_model) -> logits (B, T, V).
 
@@ -344,7 +375,7 @@ class LatentConditionedDecoder(nn.Module):
         cached positions are attended to, and the latents' keys/values are computed on the first
         call only.
         """
-        return self.lm_head(self.features(tokens, z, cache=cache, start_pos=start_pos))
+        return self.lm_head(self.features(tokens, z, cache=cache, start_pos=start_pos, embeddings=embeddings))
 
     # ---- generation ----------------------------------------------------------------------------
 
