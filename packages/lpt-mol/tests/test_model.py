@@ -72,26 +72,21 @@ def test_pretrain_lowers_val_nll(zinc_dm):
     assert model.vocab_state is not None
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # about 3 min alone on 2 cores; 10+ min on a loaded machine
-def test_design_higher_target_higher_qed(zinc_dm):
+def test_design_higher_target_higher_prediction(zinc_dm):
+    """``design`` samples p(z0 | y*) and decodes: the regressor reads a higher value off the latents
+    designed for a higher target. An untrained model with a linear head (as in the previous test)
+    isolates the mechanism; the oracle-level claim needs a trained model (README, Results)."""
     torch.manual_seed(0)
-    model = LPTMolModule(**{**TINY, "optim": {"lr": 4e-3}}, phase="finetune", prop_precision=100.0)
-    _trainer(120).fit(model, datamodule=zinc_dm)
-    vocab = SelfiesVocab.from_state(model.vocab_state)
+    model = LPTMolModule(**TINY, properties=("qed",), phase="finetune", prop_precision=100.0, bounded_heads=False)
+    vocab = SelfiesVocab.from_state(zinc_dm.vocab.state_dict())
     g = torch.Generator().manual_seed(0)
-    lo, u_lo = design(model, vocab, [0.1], 64, generator=g)
-    hi, u_hi = design(model, vocab, [0.95], 64, generator=g)
+    lo, u_lo = design(model, vocab, [0.1], 32, generator=g)
+    hi, u_hi = design(model, vocab, [0.95], 32, generator=g)
     with torch.no_grad():
         pred_lo = model.prop(model.prior.transform(u_lo)).mean()
         pred_hi = model.prop(model.prior.transform(u_hi)).mean()
-    # p(z0 | y*) follows the target: the regressor reads a higher QED off the high-target latents
-    # (gap 0.06 with 2 threads, > 0.3 with 1: this tiny regressor stays near the data mean)
-    assert pred_hi > pred_lo + 0.02, (pred_hi, pred_lo)
-    # Not asserted: the decoded molecules' oracle QED (0.437 vs 0.427 with 256 designs each, inside
-    # two standard errors): the tiny decoder barely reads z after 120 steps of 3-step posterior
-    # chains. The issue's oracle-level check needs a better-trained model (see README, Results).
-    assert all(s == "" or qed(s) >= 0.0 for s in hi + lo)
+    assert pred_hi > pred_lo + 0.2, (pred_hi, pred_lo)
+    assert len(hi) == len(lo) == 32 and all(s == "" or qed(s) >= 0.0 for s in hi + lo)
 
 
 def test_docking_targets_round_trip():
