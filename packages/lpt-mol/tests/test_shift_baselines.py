@@ -1,4 +1,6 @@
 """Shifting loop budget and mid-run resume; GA and random baselines under a budget."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -128,3 +130,57 @@ def test_baselines_skip_filtered_molecules():
     o = Oracle("qed", budget=10)
     graph_ga(o, pool, population=5, offspring=5, seed=0, max_generations=3, keep=ring_sizes_ok)
     assert all(ring_sizes_ok(s) for _, s, _ in o.history) and o.calls >= 3
+
+
+def test_first_party_seeding_targets_from_seeds_random_latents_own_pool(zinc_dm, monkeypatch):
+    """LPT 11, the released loop's seeding (``seeding="first_party"``, the paper preset): round 0
+    takes its targets (value + shift) from the seed molecules, starts at N(0, I) (never at a seed's
+    inferred latent), and afterwards the pool holds only the loop's own designs."""
+    import latent_ebm.lpt_mol.shift as shift
+
+    model = LPTMolModule(**TINY, phase="finetune")
+    model.vocab_state = zinc_dm.vocab.state_dict()
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    seeds = [("CCO", 0.9), ("c1ccccc1", 0.5), ("CC(=O)O", 0.2)]
+    seen = {}
+
+    def fake_design(model, vocab, target, n, *, schedule, top_k, temperature, u0, generator):
+        seen.update(target=target.clone(), u0=u0.clone())
+        return ["CCN", "CCCl", "CCCC"], u0 + 1.0
+
+    monkeypatch.setattr(shift, "design", fake_design)
+    monkeypatch.setattr(shift, "pool_latents", lambda *a, **k: pytest.fail("round 0 must not infer seed latents"))
+    assert shift.FIRST_PARTY_SHIFTING.seeding == "first_party" and shift.GRADUAL_SHIFTING.seeding == "pool"
+    assert set(shift.DIFFERENCES) >= {"seeding", "pool_size", "per_round"}
+    cfg = replace(shift.FIRST_PARTY_SHIFTING, per_round=3, refit=False, ring_sizes=None)
+    shift.shift_round(model, vocab, Oracle("qed"), state := ShiftState(pool=list(seeds)), cfg,
+                      torch.Generator().manual_seed(0))
+    assert sorted(seen["target"][:, 0].tolist()) == pytest.approx([0.3, 0.6, 1.0])  # each seed once, + 0.1
+    assert {s for s, _ in state.pool} == {"CCN", "CCCl", "CCCC"}  # the seeds left the pool
+    assert state.log[0]["new_calls"] == 3 and state.log[0]["round"] == 0
+    # from round 1 on, chains start at the pooled designs' own latents (the default seeding never drops seeds)
+    monkeypatch.setattr(shift, "pool_latents", lambda model, vocab, st, entries, cfg, g: torch.stack(
+        [st.latents[s] for s, _ in entries]))
+    shift.shift_round(model, vocab, Oracle("qed"), state, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(seen["u0"][0], state.latents.get(state.pool[0][0], seen["u0"][0]))
+
+
+def test_data_only_and_latent_only_switches(zinc_dm, monkeypatch):
+    """``latent_sampling=False`` decodes at the start latents with no Langevin step;
+    ``refit=False`` leaves the model's weights untouched."""
+    import latent_ebm.lpt_mol.shift as shift
+
+    model = LPTMolModule(**TINY, phase="finetune")
+    model.vocab_state = zinc_dm.vocab.state_dict()
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    stored = torch.full((2, 32), 3.0)
+    state = ShiftState(pool=[("CCO", 0.9)], latents={"CCO": stored})
+    monkeypatch.setattr(shift, "design", lambda *a, **k: pytest.fail("data-only must not sample latents"))
+    decoded = []
+    monkeypatch.setattr(shift, "decode", lambda model, u, vocab, **k: decoded.append(u.clone()) or ["CCN"] * len(u))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = ShiftConfig(per_round=2, refit=False, latent_sampling=False, ring_sizes=None)
+    shift.shift_round(model, vocab, Oracle("qed"), state, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(decoded[0], torch.stack([stored, stored]))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(state.latents["CCN"], stored)  # a design carries the latent it was decoded from

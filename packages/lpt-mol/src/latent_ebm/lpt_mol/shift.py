@@ -21,7 +21,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from latent_ebm.core.checks import check_int, check_real, require
+from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.nn import check_sampling
 from latent_ebm.core.samplers import LangevinSchedule
 
@@ -31,8 +31,8 @@ from .filters import RELEASED_RING_SIZES, ring_sizes_ok
 from .model import LPT_POSTERIOR, LPTMolModule
 from .oracles import Oracle, canonical
 
-__all__ = ["ShiftConfig", "ShiftState", "load_round", "pool_latents", "read_round_file", "refit", "run_shifting",
-           "save_round", "shift_round"]
+__all__ = ["DIFFERENCES", "FIRST_PARTY_SHIFTING", "GRADUAL_SHIFTING", "SEEDINGS", "ShiftConfig", "ShiftState",
+           "load_round", "pool_latents", "read_round_file", "refit", "run_shifting", "save_round", "shift_round"]
 
 # Released LPT / DSO online loop: 2 Langevin steps of 0.3 (noise factor 0.5) from warm starts.
 DSO_DESIGN = LangevinSchedule(n_steps=2, step_size=0.3, noise_scale=0.5)
@@ -50,6 +50,21 @@ class ShiftConfig:
     not in ``ring_sizes`` are decoded again from the same latent, up to ``resample`` times, and
     dropped unscored if they still fail (released loop: 5- and 6-rings only); None turns the
     filter off.
+
+    The two spaces and how the loop starts (one loop, named switches; LPT's gradual distribution
+    shifting and DSO are presets of it, :data:`GRADUAL_SHIFTING` and ``latent_ebm.dso``'s ``DSO``):
+
+    - ``seeding``: ``"pool"`` (the seed molecules form the round-0 pool, keep their places in
+      it and their latents are inferred by p(z0 | x, y): this package's benchmark protocol) or
+      ``"first_party"`` (the released LPT / DSO code, ``run_online_learn``: round 0 draws its
+      targets, value + shift, from a random subset of the seed molecules (the test split there),
+      starts its chains at N(0, I), and the pool then holds the loop's own designs only).
+    - ``latent_sampling``: Langevin on p(z0 | y + shift) from the warm starts (the latent space);
+      False decodes at the start latents unmoved (DSO's data-space-only ablation).
+    - ``refit``: refit the whole LPT on the selected pool each round (the data space); False
+      keeps the model fixed (DSO's latent-space-only ablation: the pool still gives warm starts).
+    - ``prefix``: a SELFIES string every design starts with (the released
+      ``cond_substructure_smiles``: a substructure forced as the generation prefix).
     """
     rounds: int = 5
     per_round: int = 200      # molecules designed per round
@@ -63,6 +78,10 @@ class ShiftConfig:
     temperature: float = 1.0
     ring_sizes: tuple[int, ...] | None = RELEASED_RING_SIZES
     resample: int = 4
+    seeding: str = "pool"
+    latent_sampling: bool = True
+    refit: bool = True
+    prefix: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "pool_size", "batch_size"):
@@ -76,6 +95,26 @@ class ShiftConfig:
             isinstance(k, int) and not isinstance(k, bool) and k >= 3 for k in rings)),
             "it must be None or a non-empty tuple of ring sizes (ints >= 3)")
         check_int("resample", self.resample, low=0)
+        check_choice("seeding", self.seeding, SEEDINGS)
+        check_choice("latent_sampling", self.latent_sampling, (True, False))
+        check_choice("refit", self.refit, (True, False))
+        require("prefix", self.prefix, self.prefix is None or (isinstance(self.prefix, str) and self.prefix != ""),
+                "give a non-empty SELFIES string or None")
+
+
+SEEDINGS = ("pool", "first_party")
+
+# The shifting loop as this package's benchmarks run it (bench_design.py): the best offline
+# molecules seed the pool and stay in it, their latents inferred by p(z0 | x, y).
+GRADUAL_SHIFTING = ShiftConfig(seeding="pool", per_round=80, pool_size=2000, shift=0.1)
+# The released code's loop (``run_online_learn``, train.py, the NeurIPS version of the paper):
+# 25 rounds of 2,500 unique designs, top 15,000 kept, round-0 targets from the test split and
+# random latents, the pool holding the loop's own designs only. The ``paper`` setting (LPT 11).
+FIRST_PARTY_SHIFTING = ShiftConfig(seeding="first_party", rounds=25, per_round=2500, pool_size=15000, shift=0.1)
+# What separates the two presets, field by field (README: "One loop, two configurations").
+DIFFERENCES = {k: (getattr(GRADUAL_SHIFTING, k), getattr(FIRST_PARTY_SHIFTING, k))
+               for k in ("seeding", "rounds", "per_round", "pool_size")
+               if getattr(GRADUAL_SHIFTING, k) != getattr(FIRST_PARTY_SHIFTING, k)}
 
 
 @dataclass
@@ -86,15 +125,18 @@ class ShiftState:
     round: int = 0
     latents: dict[str, torch.Tensor] = field(default_factory=dict)
     rejected: int = 0  # designs the ring filter dropped unscored, over all rounds
+    log: list[dict] = field(default_factory=list)  # one summary a round (``shift_round``)
     # canonical SMILES -> SELFIES (None: not encodable); derived, so not checkpointed
     encoded: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def state_dict(self) -> dict:
-        return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents), "rejected": self.rejected}
+        return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents), "rejected": self.rejected,
+                "log": [dict(r) for r in self.log]}
 
     def load_state_dict(self, s: dict) -> None:
         self.pool, self.round, self.latents = list(s["pool"]), int(s["round"]), dict(s["latents"])
         self.rejected = int(s.get("rejected", 0))
+        self.log = [dict(r) for r in s.get("log", [])]
 
 
 def _encode(state: ShiftState, smiles: str) -> str | None:
@@ -162,20 +204,42 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     """One round (LPT / DSO code): a chain from the latent of each of the best pool molecules
     (cycled when the pool is smaller than the round), Langevin on p(z0 | y_i + shift), decode,
     drop designs still failing the ring filter after ``cfg.resample`` new decodes, score, merge
-    into the top-``pool_size`` pool keeping each new molecule's latent, refit."""
+    into the top-``pool_size`` pool keeping each new molecule's latent, refit.
+
+    Pairing: a design's latent is the chain it was decoded from; a molecule met again (in the
+    round or already pooled) keeps the latent it entered with, and selection keeps a molecule
+    together with its own latent (a dict keyed by canonical SMILES, so no row offset can arise:
+    the released code's quirks (i) and (ii) of the DSO notes do not occur). Pool values and
+    targets are in raw property units; the model transforms both the same way (``to_target``).
+    With ``cfg.seeding == "first_party"``, round 0 draws its targets from a random subset of the
+    seed pool, starts at N(0, I), and the seeds leave the pool."""
     n = cfg.per_round if oracle.remaining is None else min(cfg.per_round, oracle.remaining)
     if n <= 0:
         return []
     if not state.pool:
         raise ValueError("state.pool is empty; shifting starts from scored molecules (smiles, value)")
-    starts = [state.pool[i % len(state.pool)] for i in range(n)]
-    u0 = pool_latents(model, vocab, state, starts, cfg, generator)
-    target = torch.tensor([[v + cfg.shift] for _, v in starts], dtype=torch.float32)
-    smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, top_k=cfg.top_k,
-                       temperature=cfg.temperature, u0=u0, generator=generator)
+    calls0, failures0, rejected0 = oracle.calls, oracle.failures, state.rejected
+    seed_round = cfg.seeding == "first_party" and state.round == 0
+    if seed_round:
+        order = torch.randperm(len(state.pool), generator=generator).tolist()
+        starts = [state.pool[order[i % len(order)]] for i in range(n)]
+        u0 = torch.randn((n, *model.latent_shape), generator=generator)
+    else:
+        starts = [state.pool[i % len(state.pool)] for i in range(n)]
+        u0 = pool_latents(model, vocab, state, starts, cfg, generator)
+    if cfg.latent_sampling:
+        target = torch.tensor([[v + cfg.shift] for _, v in starts], dtype=torch.float32)
+        smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, top_k=cfg.top_k,
+                           temperature=cfg.temperature, u0=u0, generator=generator, **_prefix(cfg))
+    else:  # data space only: decode at the start latents, unmoved
+        u = u0
+        smiles = decode(model, u, vocab, top_k=cfg.top_k, temperature=cfg.temperature, generator=generator,
+                        **_prefix(cfg))
     smiles, u = _filter_rings(model, vocab, smiles, u.detach(), cfg, generator)
     state.rejected += n - len(smiles)
     scores = oracle(smiles)
+    if seed_round:  # the seeds only gave round 0 its targets: the pool is the loop's own designs
+        state.pool, state.latents = [], {}
     new = []
     for s, v, z in zip(smiles, scores, u):
         c = canonical(s) if v is not None else None
@@ -187,9 +251,22 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     state.pool = sorted(merged.items(), key=lambda t: -t[1])[: cfg.pool_size]
     kept = {s for s, _ in state.pool}
     state.latents = {s: z for s, z in state.latents.items() if s in kept}
-    refit(model, vocab, state, cfg)
+    if cfg.refit:
+        refit(model, vocab, state, cfg)
+    values = [v for _, v in state.pool]
+    state.log.append({"round": state.round, "calls": oracle.calls, "new_calls": oracle.calls - calls0,
+                      "failures": oracle.failures - failures0, "rejected": state.rejected - rejected0,
+                      "designs": len(new), "pool_size": len(values),
+                      "pool_mean": sum(values) / len(values) if values else float("nan"),
+                      "pool_best": values[0] if values else float("nan"),
+                      "round_mean": sum(v for _, v in new) / len(new) if new else float("nan")})
     state.round += 1
     return new
+
+
+def _prefix(cfg: ShiftConfig) -> dict:
+    """``prefix=`` for design / decode when the config constrains a substructure (else nothing)."""
+    return {} if cfg.prefix is None else {"prefix": cfg.prefix}
 
 
 def _filter_rings(model: LPTMolModule, vocab: SelfiesVocab, smiles: list[str], u: torch.Tensor, cfg: ShiftConfig,
@@ -204,7 +281,8 @@ def _filter_rings(model: LPTMolModule, vocab: SelfiesVocab, smiles: list[str], u
         bad = [i for i, good in enumerate(ok) if not good]
         if not bad:
             break
-        again = decode(model, u[bad], vocab, top_k=cfg.top_k, temperature=cfg.temperature, generator=generator)
+        again = decode(model, u[bad], vocab, top_k=cfg.top_k, temperature=cfg.temperature, generator=generator,
+                       **_prefix(cfg))
         for i, s in zip(bad, again):
             smiles[i], ok[i] = s, ring_sizes_ok(s, cfg.ring_sizes)
     keep = [i for i, good in enumerate(ok) if good]
@@ -212,9 +290,14 @@ def _filter_rings(model: LPTMolModule, vocab: SelfiesVocab, smiles: list[str], u
 
 
 def run_shifting(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state: ShiftState, cfg: ShiftConfig,
-                 generator: torch.Generator | None = None) -> ShiftState:
+                 generator: torch.Generator | None = None, on_round=None) -> ShiftState:
+    """Rounds until ``cfg.rounds`` are done or the oracle's budget is spent (never past it: a
+    round asks for at most the calls left). ``on_round(state)`` runs after each round (e.g. to
+    save it, :func:`save_round`)."""
     while state.round < cfg.rounds and (oracle.remaining is None or oracle.remaining > 0):
         shift_round(model, vocab, oracle, state, cfg, generator)
+        if on_round is not None:
+            on_round(state)
     return state
 
 
