@@ -1,0 +1,139 @@
+"""The same-size baselines: behaviour cloning and a final-return-conditioned policy (DT-like).
+
+Both use LPT's ``TrajectoryPolicy`` (same embeddings, decoder, action head and window):
+- ``condition="none"``: behaviour cloning, the decoder without cross-attention.
+- ``condition="return"``: the episode's final return, embedded as ``n_latent`` tokens by a linear
+  map, read by the same cross-attention LPT's plan uses. This is Decision Transformer's
+  "final return only" setting (its return-to-go is the final return at every step when step
+  rewards are withheld) in this network; acting, y* is the requested return.
+Trained by the masked mean action MSE with the LPT code's optimiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from latent_ebm.core.checks import check_choice, check_int, not_allowed
+from latent_ebm.core.lightning import OptimConfig, SeededModule
+
+from .envs import env_spec, normalized_score, rollout
+from .model import OPTIM
+from .nets import TrajectoryPolicy
+
+__all__ = ["SequenceBCModule"]
+
+
+class SequenceBCModule(SeededModule):
+    """Behaviour cloning (``condition="none"``) or final-return conditioning (``"return"``).
+
+    Args: env, d_model, n_layers, n_heads, context, n_latent, dropout (as ``LPTRLModule``),
+        condition, target_return (raw y*; None: the env's), test_episodes, optim, init_noise, seed.
+    """
+
+    def __init__(self, *, env: str = "chain", d_model: int = 128, n_layers: int = 3, n_heads: int = 1,
+                 context: int = 64, n_latent: int = 4, dropout: float = 0.1,
+                 condition: Literal["none", "return"] = "none", target_return: float | None = None,
+                 test_episodes: int = 10, optim: OptimConfig = OPTIM,
+                 init_noise: Literal["rank", "example"] = "rank", seed: int | None = 42) -> None:
+        super().__init__(init_noise=init_noise, seed=seed)
+        self.save_hyperparameters()
+        self.spec = env_spec(env)
+        check_choice("condition", condition, ("none", "return"))
+        check_int("test_episodes", test_episodes, low=0)
+        self.optim = self.group(OptimConfig, optim, "optim")
+        conditioned = condition == "return"
+        self.policy = TrajectoryPolicy(self.spec.obs_dim, self.spec.act_dim, d_model, n_layers, n_heads,
+                                       self.spec.max_len, context, n_latent, dropout, cross_attention=conditioned)
+        self.return_embed = nn.Linear(1, n_latent * d_model) if conditioned else None
+        self.register_buffer("obs_mean", torch.zeros(self.spec.obs_dim))
+        self.register_buffer("obs_std", torch.ones(self.spec.obs_dim))
+        self.register_buffer("stats_set", torch.zeros((), dtype=torch.bool))
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "spec"):
+            return
+        if dm.env != self.hparams.env:
+            raise not_allowed("data.env", dm.env, f"the model was built for env={self.hparams.env!r}")
+        if stage == "fit" and not bool(self.stats_set):
+            dm.setup(stage)
+            mean, std = dm.train_set.obs_stats()
+            self.obs_mean.copy_(mean)
+            self.obs_std.copy_(std)
+            self.stats_set.fill_(True)
+
+    def latents(self, ret: Tensor) -> Tensor | None:
+        """Raw returns (B,) -> (B, n_latent, d) condition tokens, or None for BC."""
+        if self.return_embed is None:
+            return None
+        y = (ret / self.spec.return_scale).reshape(-1, 1).to(self.obs_mean.dtype)
+        return self.return_embed(y).reshape(len(y), self.hparams.n_latent, self.hparams.d_model)
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        obs = (batch["x"] - self.obs_mean) / self.obs_std
+        pred = self.policy(obs, batch["a"], self.latents(batch["y"]))
+        mask = batch["mask"]
+        return ((pred - batch["a"]).square().mean(-1) * mask).sum() / mask.sum().clamp_min(1)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train/action_mse", loss.detach(), batch_size=len(batch["y"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("val/nll", loss, batch_size=len(batch["y"]), sync_dist=True)
+        return loss
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("test/nll", loss, batch_size=len(batch["y"]), sync_dist=True)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        from latent_ebm.core.lightning import build_optimizer
+
+        opt, sched = build_optimizer([p for p in self.parameters() if p.requires_grad], self.optim,
+                                     total_steps=self._schedule_length(1))
+        return opt if sched is None else {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: Any = None,
+                                    gradient_clip_algorithm: Any = None) -> None:
+        clip = self.optim.grad_clip
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    @torch.no_grad()
+    def evaluate(self, n_episodes: int, *, targets: Sequence[float] | Tensor | None = None,
+                 seed: int = 0) -> dict[str, np.ndarray]:
+        """Rollouts as ``LPTRLModule.evaluate`` (targets matter for ``condition="return"`` only)."""
+        if targets is None:
+            t = self.hparams.target_return
+            targets = [self.spec.target_return if t is None else t] * n_episodes
+        targets = torch.as_tensor(targets, dtype=torch.float32).reshape(-1)
+        was = self.training
+        self.eval()
+        try:
+            z = self.latents(targets.to(self.device))
+
+            def policy(o: np.ndarray, a: np.ndarray, active: np.ndarray) -> np.ndarray:
+                obs = (torch.as_tensor(o, device=self.device) - self.obs_mean) / self.obs_std
+                return self.policy.act(obs, torch.as_tensor(a, device=self.device), z).cpu().numpy()
+
+            out = rollout(self.hparams.env, policy, n_episodes, seed=seed)
+        finally:
+            self.train(was)
+        out["targets"] = targets.numpy()
+        out["scores"] = normalized_score(out["returns"], self.hparams.env)
+        return out
+
+    def on_test_epoch_end(self) -> None:
+        n = self.hparams.test_episodes
+        if n:
+            out = self.evaluate(n, seed=10_000)
+            self.log_dict({"test/return": float(out["returns"].mean()), "test/score": float(out["scores"].mean())})
