@@ -1,4 +1,4 @@
-"""DDP (2 CPU processes, gloo, ddp_spawn) ends with the parameters of one process on the same
+"""DDP (2 CPU processes, gloo, forked) ends with the parameters of one process on the same
 global batch. Exact comparison needs per-example randomness that does not depend on the split:
 chain starts keyed by example index (init_noise="example") and noiseless Langevin
 (noise_scale=0), since one Philox stream per rank cannot reproduce one stream per global batch.
