@@ -16,7 +16,7 @@ import math
 
 import torch
 from kornia.geometry.conversions import camtoworld_graphics_to_vision_4x4, camtoworld_vision_to_graphics_4x4
-from kornia.utils import create_meshgrid
+from kornia.geometry import create_meshgrid
 from torch import Tensor
 
 from latent_ebm.core.checks import check_int, require
