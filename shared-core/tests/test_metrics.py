@@ -115,3 +115,25 @@ def test_scatter_puts_each_point_where_it_lies(tmp_path):
     assert img.getpixel((95, 95)) == (255, 255, 255)
     with pytest.raises(ValueError, match=r"points=\(3, 3\) is not allowed"):
         save_scatter(torch.zeros(3, 3), tmp_path / "bad.png")
+
+
+def test_paired_comparison_sign_test_and_verdict():
+    from latent_ebm.core.metrics import compare_runs, paired_comparison, sign_test_p
+
+    # exact binomial: 5 of 5 wins -> 2 / 32; 3 of 6 -> 1
+    assert sign_test_p(5, 5) == pytest.approx(2 / 32)
+    assert sign_test_p(0, 5) == pytest.approx(2 / 32)
+    assert sign_test_p(3, 6) == 1.0
+    a, b = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.5, 2.4, 3.7, 4.2, 5.9, 6.3]
+    c = paired_comparison(a, b)
+    assert c["n"] == 6 and c["wins"] == 6 and c["mean_diff"] == pytest.approx(-0.5)
+    assert c["ci95"][1] < 0 and c["sign_test_p"] == pytest.approx(2 / 64) and c["verdict"] == "lower"
+    assert paired_comparison(b, a)["verdict"] == "higher"
+    # three seeds can never reach p < 0.05 (2 / 8 at best): unresolved however large the gap
+    assert paired_comparison([0.0, 0.0, 0.0], [9.0, 9.0, 9.0])["verdict"] == "unresolved"
+    with pytest.raises(ValueError, match="equally long"):
+        paired_comparison([1.0], [2.0])
+    runs = {"x": {"runs": [{"seed": s, "loss": s} for s in range(4)]},
+            "y": {"runs": [{"seed": s, "loss": s + 1.0} for s in (1, 2, 3, 7)]}}
+    out = compare_runs(runs, "x", ("y", "absent"), key="loss")
+    assert list(out) == ["y"] and out["y"]["seeds"] == [1, 3] and out["y"]["n"] == 3 and out["y"]["mean_diff"] == -1.0

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from paired import compare_runs
 
 from latent_ebm.core.lightning import ChainConfig
+from latent_ebm.core.metrics import compare_runs
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.ode_lebm import LatentODEVAE, ODELEBMDataModule, ODELEBMModule
 from latent_ebm.ode_lebm.sequence import auroc, prediction_errors
@@ -225,9 +225,9 @@ def main() -> None:
         for other in ("latent-ode", "gaussian-prior"):
             if "ode-lebm" in ext and other in ext:
                 report["results"][d][f"extrap_ratio_vs_{other.replace('-', '_')}"] = ext["ode-lebm"] / ext[other]
-        # is the gap larger than the seed-to-seed noise? (paired by seed; see paired.py)
+        # is the gap larger than the seed-to-seed noise? (paired by seed; latent_ebm.core.metrics.paired)
         report["results"][d]["ode_lebm_paired_extrap"] = compare_runs(
-            report["results"][d], "ode-lebm", ("gaussian-prior", "latent-ode"))
+            report["results"][d], "ode-lebm", ("gaussian-prior", "latent-ode"), key="extrap_mse")
         (RESULTS / f"{args.out}-cpu.json").write_text(json.dumps(report, indent=1))
     total_s = time.perf_counter() - start
     report["total_s" if set(models) == set(MODELS) and not args.merge else f"total_s ({run_id})"] = total_s

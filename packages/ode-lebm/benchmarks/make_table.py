@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from paired import compare_runs
+from latent_ebm.core.metrics import compare_runs
 
 RESULTS = Path(__file__).parent / "results"
 MODELS = ("ode-lebm", "gaussian-prior", "latent-ode")
@@ -43,7 +43,7 @@ def main() -> None:
     print("\n| dataset | ODE-LEBM vs | seeds | mean extrap diff [95% bootstrap] | ODE-LEBM lower on | sign test p | verdict |")
     print("|---|---|---|---|---|---|---|")
     for d, res in pred["results"].items():
-        for other, c in compare_runs(res, "ode-lebm", MODELS[1:]).items():
+        for other, c in compare_runs(res, "ode-lebm", MODELS[1:], key="extrap_mse").items():
             print(f"| {d} | {other} | {c['n']} | {c['mean_diff']:+.4f} [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}] | "
                   f"{c['wins']} of {c['n']} | {c['sign_test_p']:.3f} | {c['verdict']} |")
     cost_path = RESULTS / "cost-cpu.json"

@@ -1,6 +1,6 @@
 """How much of a benchmark result is the sampler's noise? Reruns ``bench_prediction.run_one``
 with the models' sampler seed shifted by ``--sampler-offset`` while the data and the initial
-weights keep the run's seed, then compares the two MCMC models seed by seed (``paired.py``).
+weights keep the run's seed, then compares the two MCMC models seed by seed (``latent_ebm.core.metrics.paired``).
 
     OMP_NUM_THREADS=1 python benchmarks/probe_sampler_noise.py --dataset sinusoids --seeds 0-9 \
         --sampler-offset 1000 [--models ode-lebm,gaussian-prior] [--out sampler-noise-sinusoids]
@@ -26,7 +26,8 @@ from pathlib import Path
 import bench_prediction as bench
 import numpy as np
 import torch
-from paired import compare_runs, paired_comparison
+
+from latent_ebm.core.metrics import compare_runs, paired_comparison
 
 
 def _entries(path: str, dataset: str) -> dict:
@@ -94,7 +95,7 @@ def main() -> None:
     out = args.out or f"sampler-noise-{args.dataset}-off{args.sampler_offset}"
     report = {"dataset": args.dataset, "setup": bench.SETUPS[args.dataset], "seeds": [lo, hi],
               "sampler_offset": args.sampler_offset, "results": entries, "total_s": time.perf_counter() - start,
-              "paired_extrap": compare_runs(entries, models[0], tuple(models[1:]))}
+              "paired_extrap": compare_runs(entries, models[0], tuple(models[1:]), key="extrap_mse")}
     bench.RESULTS.mkdir(parents=True, exist_ok=True)
     (bench.RESULTS / f"{out}-cpu.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report["paired_extrap"], indent=1))

@@ -1,13 +1,13 @@
-"""Paired comparison of two models' per-seed errors: is one lower, or is the gap inside the
+"""Paired comparison of two models' per-seed scores: is one lower, or is the gap inside the
 seed-to-seed noise?
 
 Runs with the same seed share data and initial weights, so the per-seed difference removes that
-part of the spread; what is left is the training noise (chain starts, Langevin noise). Reported:
-the mean difference with a 95% percentile-bootstrap interval over seeds, how many seeds the first
-model was lower on, and the exact two-sided sign-test p-value. ``verdict`` is "lower" / "higher"
-only when both agree: the interval excludes 0 and the sign test gives p < 0.05 (with ten seeds,
-9 of 10). Both, because per-seed errors are heavy-tailed (one diverged run moves a mean) and the
-percentile bootstrap is optimistic over so few seeds; else "unresolved".
+part of the spread; what is left is the training noise. Reported: the mean difference with a 95%
+percentile-bootstrap interval over seeds, how many seeds the first model was lower on, and the
+exact two-sided sign-test p-value. ``verdict`` is "lower" / "higher" only when both agree: the
+interval excludes 0 and the sign test gives p < 0.05 (with ten seeds, 9 of 10). Both, because
+per-seed scores are heavy-tailed (one diverged run moves a mean) and the percentile bootstrap is
+optimistic over so few seeds; else "unresolved". (Moved here from the ode-lebm benchmarks.)
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
+
+__all__ = ["compare_runs", "paired_comparison", "sign_test_p"]
 
 
 def sign_test_p(wins: int, n: int) -> float:
@@ -24,7 +26,8 @@ def sign_test_p(wins: int, n: int) -> float:
 
 
 def paired_comparison(a: list[float], b: list[float], *, n_boot: int = 10_000, seed: int = 0) -> dict:
-    """``a`` vs ``b`` seed by seed (same length, same seed order)."""
+    """``a`` vs ``b`` seed by seed (same length, same seed order): ``{"n", "mean_diff" (a - b),
+    "ci95", "wins" (seeds with a < b), "sign_test_p", "verdict"}``."""
     if len(a) != len(b) or len(a) < 2:
         raise ValueError(f"need two equally long lists of >= 2 per-seed values; got {len(a)} and {len(b)}")
     d = np.asarray(a, float) - np.asarray(b, float)
@@ -37,9 +40,10 @@ def paired_comparison(a: list[float], b: list[float], *, n_boot: int = 10_000, s
             "sign_test_p": p, "verdict": verdict}
 
 
-def compare_runs(entries: dict, first: str, others: tuple[str, ...], key: str = "extrap_mse") -> dict:
-    """``paired_comparison`` of ``first`` against each of ``others`` present in ``entries`` (one
-    dataset's results: model -> {"runs": [...]}) over the seeds both ran: {other: comparison}."""
+def compare_runs(entries: dict, first: str, others: tuple[str, ...], key: str) -> dict:
+    """``paired_comparison`` of ``first`` against each of ``others`` present in ``entries``
+    (model -> {"runs": [{"seed": s, key: value, ...}, ...]}) over the seeds both ran:
+    {other: {"seeds": [first seed, last seed], **comparison}}; pairs with < 2 shared seeds are left out."""
     out = {}
     if first not in entries:
         return out
