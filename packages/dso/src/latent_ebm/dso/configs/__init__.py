@@ -1,0 +1,1 @@
+"""Shipped configs: ``--config tiny`` (seconds, CI)."""
