@@ -213,9 +213,11 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     targets are in raw property units; the model transforms both the same way (``to_target``).
     With ``cfg.seeding == "first_party"``, round 0 draws its targets from a random subset of the
     seed pool, starts at N(0, I), and the seeds leave the pool."""
-    n = cfg.per_round if oracle.remaining is None else min(cfg.per_round, oracle.remaining)
-    if n <= 0:
+    if oracle.remaining is not None and oracle.remaining <= 0:
         return []
+    # a full round even when fewer calls are left: the oracle scores new designs in order until the
+    # budget is spent and returns None for the rest (dropped unscored), so the loop ends exactly at it
+    n = cfg.per_round
     if not state.pool:
         raise ValueError("state.pool is empty; shifting starts from scored molecules (smiles, value)")
     calls0, failures0, rejected0 = oracle.calls, oracle.failures, state.rejected
@@ -341,14 +343,16 @@ def _load_reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {reason}"
 
 
-def load_round(path, oracle: Oracle, generator: torch.Generator | None = None) -> tuple[LPTMolModule, ShiftState]:
+def load_round(path, oracle: Oracle, generator: torch.Generator | None = None, *,
+               model_class: type[LPTMolModule] = LPTMolModule) -> tuple[LPTMolModule, ShiftState]:
     """Restore what :func:`save_round` wrote; ``oracle`` (same function) gets its cache and counts back.
+    ``model_class``: the saved model's class (a subclass of :class:`LPTMolModule`, e.g. DSO's).
 
     Loads with ``weights_only=True`` (:func:`read_round_file`): a crafted file is refused with a
     one-line ``ValueError`` and never runs."""
     ck = read_round_file(path)
-    names = inspect.signature(LPTMolModule.__init__).parameters
-    model = LPTMolModule(**{k: v for k, v in ck["hparams"].items() if k in names})
+    names = set(inspect.signature(LPTMolModule.__init__).parameters) | set(inspect.signature(model_class.__init__).parameters)
+    model = model_class(**{k: v for k, v in ck["hparams"].items() if k in names})
     model.load_state_dict(ck["model"])
     model.vocab_state = ck["vocab"]
     oracle.load_state_dict(ck["oracle"])
