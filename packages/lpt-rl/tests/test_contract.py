@@ -1,37 +1,40 @@
-"""The core's module contract on the package's module: exact resume, checkpoint reload, DDP equal
-to one process, bad settings named, the base's own training step."""
+"""The core's module contract on LPTRLModule: exact resume (persistent per-trajectory chains
+included), checkpoint reload, 2-process DDP equal to one process, bad settings named, the base's
+own training step."""
 
 from latent_ebm.core.lightning import ChainConfig
-from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing.contract import ModuleContract
-from latent_ebm.lpt_rl import LptRlDataModule, LptRlModule
+from latent_ebm.lpt_rl import LPTRLModule
+from latent_ebm.lpt_rl.data import TrajectoryDataset, chain_dataset, split_episodes
 
 N = 16
 
 
-class TestLptRlContract(ModuleContract):
+class TestLPTRLContract(ModuleContract):
     bad_values = (
-        ({"obs_sigma": 0.0}, "obs_sigma"),
+        ({"env": "atari"}, "env"),
+        ({"target_return": float("nan")}, "target_return"),
+        ({"return_precision": 0.0}, "return_precision"),
+        ({"context": 0}, "context"),
         ({"prior": "flow"}, "prior"),
-        ({"latent_dim": 0}, "latent_dim"),
-        ({"posterior": {"n_steps": -1}}, "posterior.n_steps"),
+        ({"posterior": {"n_steps": 0}}, "posterior.n_steps"),
+        ({"plan": {"step_size": -1.0}}, "plan.step_size"),
         ({"optim": {"lr": -1.0}}, "optim.lr"),
         ({"chains": {"persistent": True}}, "chains.n_examples"),
     )
 
     def make_module(self, **kw):
-        base = dict(hidden=16, prior_hidden=16, posterior=LangevinSchedule(4, 0.1),
-                    prior_langevin=LangevinSchedule(4, 0.4), chains=ChainConfig(persistent=True, n_examples=N), seed=3)
-        return LptRlModule(**{**base, **kw})
+        base = dict(env="chain", d_model=8, n_layers=1, n_heads=2, context=4, n_latent=2, unet_base=8,
+                    unet_multipliers=(1, 2), return_hidden=(8,), posterior={"n_steps": 2},
+                    chains=ChainConfig(persistent=True, n_examples=N), test_episodes=0, seed=3)
+        return LPTRLModule(**{**base, **kw})
 
     def make_ddp_module(self):
-        quiet = {"noise_scale": 0.0}
-        return self.make_module(init_noise="example", posterior=quiet, prior_langevin=quiet)
+        # dropout off and example-keyed chain starts: the two ranks' draws equal one process's
+        return self.make_module(init_noise="example", dropout=0.0, return_dropout=0.0, posterior={"noise_scale": 0.0})
 
     def make_dataset(self):
-        dm = LptRlDataModule(n_train=N)
-        dm.setup("fit")
-        return dm.train_set
+        return TrajectoryDataset(split_episodes(chain_dataset(N, seed=1)), max_len=4, action_high=1.0)
 
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == self.resume_epochs * N // self.batch_size

@@ -74,12 +74,18 @@ def pendulum_dataset(n_episodes: int, seed: int = 0) -> dict[str, np.ndarray]:
     return _pack(*out)
 
 
-def load_d4rl(path: str | Path) -> dict[str, np.ndarray]:
-    """A D4RL-format ``.npz``; a missing file or key is a one-line error."""
+def load_d4rl_path(path: str | Path) -> Path:
+    """``path`` as a Path; a missing file is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise not_allowed("data.path", str(path), "no such file; give a D4RL-format .npz (observations, actions, "
                           "rewards, terminals, timeouts)")
+    return path
+
+
+def load_d4rl(path: str | Path) -> dict[str, np.ndarray]:
+    """A D4RL-format ``.npz``; a missing file or key is a one-line error."""
+    path = load_d4rl_path(path)
     with np.load(path) as f:
         missing = [k for k in ("observations", "actions", "rewards", "terminals") if k not in f]
         if missing:
@@ -164,6 +170,12 @@ class LPTRLDataModule(L.LightningDataModule):
         if path is None and self.spec.gym_id is not None and env not in ("pendulum",):
             raise not_allowed("data.path", path, f"env={env!r} has no generator here; give a D4RL-format .npz")
         self.env, self.predict_n = env, predict_n
+        if path is not None:  # sizes only (array headers): a wrong file fails here, in one line
+            with np.load(load_d4rl_path(path)) as f:
+                ds, da = f["observations"].shape[-1], f["actions"].shape[-1]
+            if (ds, da) != (self.spec.obs_dim, self.spec.act_dim):
+                raise not_allowed("data.path", str(path), f"its observations/actions have sizes {ds}/{da}, "
+                                  f"env={env!r} has {self.spec.obs_dim}/{self.spec.act_dim}")
         self.save_hyperparameters()
 
     def cache_path(self) -> Path:
@@ -199,7 +211,7 @@ class LPTRLDataModule(L.LightningDataModule):
             return
         episodes = split_episodes(self.load())
         if episodes[0]["observations"].shape[1] != self.spec.obs_dim or episodes[0]["actions"].shape[1] != self.spec.act_dim:
-            raise not_allowed("data", self.hparams.path or self.env,
+            raise not_allowed("data.path", self.hparams.path or self.env,
                               f"its observations/actions have sizes {episodes[0]['observations'].shape[1]}/"
                               f"{episodes[0]['actions'].shape[1]}, env={self.env!r} has {self.spec.obs_dim}/{self.spec.act_dim}")
         g = torch.Generator().manual_seed(self.hparams.seed)

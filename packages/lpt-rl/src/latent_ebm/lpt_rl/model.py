@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from latent_ebm.core.checks import check_int, check_real, not_allowed
+from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed
 from latent_ebm.core.lightning import ChainConfig, Diagnostics, LatentEBMModule, OptimConfig
-from latent_ebm.core.priors import UNetPrior
+from latent_ebm.core.priors import GaussianPrior, UNetPrior
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from .envs import env_spec, normalized_score, rollout
@@ -62,7 +62,8 @@ class LPTRLModule(LatentEBMModule):
     Args (model): env (sizes, action bound, return scale, default y*, scores: ``envs.ENVS``),
         d_model (hidden; latent tokens have this width), n_layers, n_heads, context (K, tokens in
         the attention window), n_latent (latent tokens; z0 has n_latent * d_model coordinates),
-        dropout, unet_base, unet_multipliers (the UNet prior), return_hidden, return_dropout (the
+        dropout, prior (``unet``: z = U(z0), the paper's; ``gaussian``: z = z0, the paper's
+        no-UNet ablation of Tab. 9), unet_base, unet_multipliers (the UNet prior), return_hidden, return_dropout (the
         return MLP), action_precision, return_precision (1 / variance of p_beta and p_gamma;
         the code's sums of squares give 2), return_weight (on the return MSE in the parameter
         loss; code 0.25), target_return (y*, raw return; None: the env's default), plan_weight
@@ -81,6 +82,7 @@ class LPTRLModule(LatentEBMModule):
         context: int = 64,
         n_latent: int = 4,
         dropout: float = 0.1,
+        prior: Literal["unet", "gaussian"] = "unet",
         unet_base: int = 16,
         unet_multipliers: tuple[int, ...] = (1, 2, 4, 8),
         return_hidden: tuple[int, ...] = (100, 100),
@@ -117,7 +119,9 @@ class LPTRLModule(LatentEBMModule):
         check_real("target_return", target_return, allow_none=True)
         self.plan_schedule = self.group(LangevinSchedule, plan, "plan")
         check_int("plan.n_steps", self.plan_schedule.n_steps, low=0)
-        self.prior = UNetPrior(1, n_latent * d_model, unet_base, unet_multipliers)
+        check_choice("prior", prior, ("unet", "gaussian"))
+        self.prior = (UNetPrior(1, n_latent * d_model, unet_base, unet_multipliers) if prior == "unet"
+                      else GaussianPrior((1, n_latent * d_model)))
         self.policy = TrajectoryPolicy(self.spec.obs_dim, self.spec.act_dim, d_model, n_layers, n_heads,
                                        self.spec.max_len, context, n_latent, dropout)
         self.return_model = ReturnMLP(n_latent * d_model, return_hidden, return_dropout)
