@@ -73,6 +73,11 @@ class CoopI2IModule(CooperativeModule):
         mapping_hidden, mapping_shared, mapping_head: the style generator (paper: 512, 4, 4).
         ref_sigma: s_ref of the descriptor's Gaussian reference (CoopNets: 0.016); None: no term.
         ref_fraction: share of the rows whose style comes from a reference (E) instead of z (M).
+        energy_reg: alpha of a score penalty alpha * (mean f(x)[y]² + mean f(x_tilde)[y']²) added to
+            the descriptor's loss (Du & Mordatch 2019's regulariser; the paper's descriptor
+            regulariser could not be read [UNK], 0 switches it off).
+        mcmc_teaching: False drops the teaching term (an ablation: the translator then learns from
+            the extra losses only while the descriptor still learns from its revisions).
         lambda_sty: style reconstruction |E(G(x, s))[y'] - s|_1 (StarGAN v2; 0 switches it off).
         lambda_ds, ds_decay_steps: diversity sensitivity -|G(x, s1) - G(x, s2)|_1, its weight
             decayed linearly to 0 over ``ds_decay_steps`` iterations (None: constant).
@@ -109,6 +114,8 @@ class CoopI2IModule(CooperativeModule):
         mapping_head: int = 4,
         ref_sigma: float | None = 1.0,
         ref_fraction: float = 0.5,
+        energy_reg: float = 0.0,
+        mcmc_teaching: bool = True,
         lambda_sty: float = 1.0,
         lambda_ds: float = 1.0,
         ds_decay_steps: int | None = None,
@@ -137,6 +144,7 @@ class CoopI2IModule(CooperativeModule):
         check_int("mapping_hidden", mapping_hidden, low=1)
         check_real("ref_sigma", ref_sigma, low=0.0, low_open=True, allow_none=True)
         check_real("ref_fraction", ref_fraction, low=0.0, high=1.0)
+        check_real("energy_reg", energy_reg, low=0.0)
         for name, v in (("lambda_sty", lambda_sty), ("lambda_ds", lambda_ds), ("lambda_cyc", lambda_cyc)):
             check_real(name, v, low=0.0)
         check_int("ds_decay_steps", ds_decay_steps, low=1, allow_none=True)
@@ -284,13 +292,16 @@ class CoopI2IModule(CooperativeModule):
 
     def energy_loss(self, x_data: Tensor, x_revised: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
         """sum_k [mean_{y'_i = k} f(x_tilde_i)[k] - mean_{y_i = k} f(x_i)[k]] over the domains present
-        (positives under their own head, revised translations under their target head)."""
+        (positives under their own head, revised translations under their target head), plus the
+        optional score penalty ``energy_reg``."""
         f_pos = self.scores(x_data).gather(1, cond["y"].view(-1, 1)).squeeze(1)
         f_neg = self.scores(x_revised.detach()).gather(1, cond["target"].view(-1, 1)).squeeze(1)
         loss = f_pos.new_zeros(())
         for k in range(self.hparams.n_domains):
             pos, neg = cond["y"] == k, cond["target"] == k
             loss = loss + (f_neg * neg).sum() / neg.sum().clamp_min(1) - (f_pos * pos).sum() / pos.sum().clamp_min(1)
+        if self.hparams.energy_reg > 0:
+            loss = loss + self.hparams.energy_reg * (f_pos.square().mean() + f_neg.square().mean())
         return loss, {"train/f_real": f_pos.mean().detach(), "train/f_revised": f_neg.mean().detach()}
 
     def ds_weight(self) -> float:
@@ -304,8 +315,9 @@ class CoopI2IModule(CooperativeModule):
         """MCMC teaching ||x_tilde - x_hat||² / (2 sigma²) (the core's) plus the switched-on extra
         losses of StarGAN v2 (style reconstruction, diversity sensitivity, cycle consistency)."""
         h = self.hparams
-        loss = super().initializer_loss(x_init, x_revised, cond)
-        logs = {"train/teach_loss": loss.detach()}
+        teach = super().initializer_loss(x_init, x_revised, cond)
+        logs = {"train/teach_loss": teach.detach()}
+        loss = teach if h.mcmc_teaching else 0.0 * teach
         t, s = cond["target"], cond["style"]
         if h.lambda_sty > 0:
             s_pred = self.style(t, ref=x_init)
