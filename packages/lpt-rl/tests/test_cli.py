@@ -32,7 +32,7 @@ def test_chains_must_match_the_training_split(tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         main(["fit", "--config", "tiny", "--trainer.default_root_dir", str(tmp_path), "--model.chains.n_examples", "7"])
-    assert "error: model.chains.n_examples=7 is not allowed; it must be the training split's size, 58" in capsys.readouterr().err
+    assert "error: model.chains.n_examples=7 is not allowed; it must be at least the training split's size, 58" in capsys.readouterr().err
 
 
 class TestLPTRLCLIErrors(CLIContract):
@@ -50,5 +50,5 @@ class TestLPTRLCLIErrors(CLIContract):
     # the paper and demo configs' one-step runs on the chain data at tiny width
     _small = ["--data.env", "chain", "--data.n_episodes", "40", "--data.path", "null", "--model.env", "chain",
               "--model.d_model", "8", "--model.unet_base", "8", "--model.unet_multipliers", "[1, 2]",
-              "--model.chains.n_examples", "36", "--model.test_episodes", "1", "--data.batch_size", "4"]
+              "--model.test_episodes", "1", "--data.batch_size", "4"]
     config_overrides = {"paper": _small, "demo": _small}

@@ -75,8 +75,12 @@ def pendulum_dataset(n_episodes: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def load_d4rl_path(path: str | Path) -> Path:
-    """``path`` as a Path; a missing file is a one-line error."""
+    """``path`` as a Path, a relative one also looked up under ``$LATENT_EBM_DATA_DIR/lpt-rl/``;
+    a missing file is a one-line error."""
     path = Path(path)
+    root = os.environ.get("LATENT_EBM_DATA_DIR")
+    if not path.is_file() and not path.is_absolute() and root:
+        path = Path(root) / "lpt-rl" / path
     if not path.is_file():
         raise not_allowed("data.path", str(path), "no such file; give a D4RL-format .npz (observations, actions, "
                           "rewards, terminals, timeouts)")

@@ -150,9 +150,9 @@ class LPTRLModule(LatentEBMModule):
         if stage == "fit":
             dm.setup(stage)
             n = len(dm.train_set)
-            if self.chain_config.persistent and self.chain_config.n_examples != n:
+            if self.chain_config.persistent and self.chain_config.n_examples < n:
                 raise not_allowed("model.chains.n_examples", self.chain_config.n_examples,
-                                  f"it must be the training split's size, {n} episodes")
+                                  f"it must be at least the training split's size, {n} episodes")
         if stage == "fit" and not bool(self.stats_set):
             mean, std = dm.train_set.obs_stats()
             self.obs_mean.copy_(mean)
