@@ -49,7 +49,7 @@ class TestNeRFLEBMCLIContract(CLIContract):
     main = staticmethod(main)
     config_overrides = {"paper": PAPER, "demo": DEMO, "demo_vi": DEMO[:4]}
     bad_args = (
-        (["--model.init_args.optim.lr", "-1"], "model.init_args.optim.lr=-1.0 is not allowed"),
+        (["--model.init_args.optim.lr", "-1"], "model.optim.lr=-1.0 is not allowed"),
         (["--model.init_args.obs_sigma", "0"], "obs_sigma=0.0 is not allowed"),
         (["--model.init_args.near", "13"], "near=13.0 is not allowed; it must be below far=12.5"),
         (["--data.image_size", "2"], "data.image_size=2 is not allowed"),
