@@ -1,36 +1,76 @@
-"""The model learns: its fit raises the data's likelihood, and the learned EBM prior puts its
-samples where the data is (known answer: every sample near one of the ring's 8 modes)."""
+"""LEO's own known answers: the design Langevin lands on the analytic p(z | y*) of a linear-Gaussian
+latent model; a short fit designs better sequences than random proposals; the prior learners step."""
 
-import math
-
+import pytest
 import torch
 
 from latent_ebm.core.samplers import LangevinSchedule
 from latent_ebm.core.testing.contract import tiny_trainer
-from latent_ebm.leo import LeoDataModule, LeoModule
-from latent_ebm.leo.data import ring_mixture
+from latent_ebm.leo import LEODataModule, LEOModule, make_task
+from latent_ebm.leo.baselines import random_designs
+from latent_ebm.leo.data import TaskDataset
 
 
-def _eval_nll(model, dm):
-    return tiny_trainer(".").validate(model, dm, verbose=False)[0]["val/nll"]
+class _Linear(torch.nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(w)
+
+    def forward(self, z):
+        return z @ self.w
 
 
-def test_fit_lowers_nll_and_samples_land_on_the_ring(tmp_path):
-    dm = LeoDataModule(n_train=1024, n_val=256, batch_size=128)
-    model = LeoModule(obs_sigma=0.2, posterior=LangevinSchedule(20, 0.1), seed=0)
-    before = _eval_nll(model, dm)
-    tiny_trainer(tmp_path, max_epochs=15).fit(model, dm)
-    after = _eval_nll(model, dm)
-    assert after < before - 1.0, (before, after)
-    x = model.sample(512, generator=torch.Generator().manual_seed(1))
-    radius = x.norm(dim=1)
-    # the ring has radius 2; the N(0, I) prior pushed through an untrained generator has none
-    assert (radius - 2.0).abs().median() < 0.5, radius.median()
+def test_design_langevin_lands_on_the_linear_gaussian_posterior():
+    """Prior N(0, I), r(z) = w.z, p(y* | z) = N(w.z, sigma²): p(z | y*) = N(S w y* / sigma², S),
+    S = (I + w w^T / sigma²)^-1."""
+    sigma, y_star = 0.5, 2.0
+    w = torch.tensor([1.0, 0.5, 0.0])
+    model = LEOModule(latent_dim=3, hidden=8, prior="gaussian", y_sigma=sigma, oversample=1,
+                      design_langevin=LangevinSchedule(400, 0.08), seed=0)
+    model.regressor = _Linear(w)
+    cov = torch.linalg.inv(torch.eye(3) + torch.outer(w, w) / sigma**2)
+    mean = cov @ w * y_star / sigma**2
+    z = model.design(3000, y_star=y_star, generator=torch.Generator().manual_seed(0))["z"]
+    torch.testing.assert_close(z.mean(0), mean, atol=0.06, rtol=0)
+    torch.testing.assert_close(torch.cov(z.T), cov, atol=0.06, rtol=0)
 
 
-def test_ring_mixture_has_its_modes():
-    x = ring_mixture(4000, std=0.05, seed=1)
-    angle = torch.atan2(x[:, 1], x[:, 0]) % (2 * math.pi)
-    nearest = torch.round(angle / (2 * math.pi / 8)) % 8
-    assert torch.bincount(nearest.long(), minlength=8).min() > 400  # all 8 modes used
-    torch.testing.assert_close(x.norm(dim=1).mean(), torch.tensor(2.0), atol=0.01, rtol=0)
+def test_short_fit_designs_beat_random_proposals(tmp_path):
+    task = make_task("synthetic-seq", n_train=1024, seed=0)
+    dm = LEODataModule.from_task(task, batch_size=64, val_fraction=0.0, seed=0)
+    model = LEOModule(latent_dim=8, hidden=64, prior_hidden=32, n_waymarks=2, n_candidates=64, oversample=2,
+                      design_langevin=LangevinSchedule(30, 0.1), seed=0)
+    tiny_trainer(tmp_path, max_epochs=4, limit_val_batches=0).fit(model, dm)
+    assert model.y_best.item() == pytest.approx(dm.y_best)
+    ours = task.normalise(task.score(model.design(64, generator=torch.Generator().manual_seed(1))["x"]))
+    rand = task.normalise(task.score(random_designs(task, 64, seed=1)))
+    train = task.normalise(task.y_train)
+    assert ours.mean() > rand.mean() + 0.05, (ours.mean(), rand.mean())
+    assert ours.max() > train.max(), (ours.max(), train.max())  # beyond the offline data's best
+
+
+@pytest.mark.parametrize("prior", ["mcmc", "ntre"])
+def test_prior_learner_moves_the_energy(prior, tmp_path):
+    task = make_task("synthetic-seq", n_train=64, seed=0)
+    ys = (task.y_train - task.y_train.mean()) / task.y_train.std()
+    loader = torch.utils.data.DataLoader(TaskDataset(task.x_train, ys), batch_size=32)
+    model = LEOModule(latent_dim=4, hidden=16, prior=prior, prior_hidden=16, n_waymarks=2,
+                      prior_langevin=LangevinSchedule(5, 0.4), seed=0)
+    before = [p.detach().clone() for p in model.prior.parameters()]
+    tiny_trainer(tmp_path, max_epochs=1).fit(model, loader)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.prior.parameters()))
+    assert len(model.optimizer_groups()) == 2
+
+
+def test_gaussian_ablation_has_no_prior_optimiser():
+    assert len(LEOModule(latent_dim=4, hidden=8, prior="gaussian").optimizer_groups()) == 1
+
+
+def test_bad_design_inputs_are_one_line_errors():
+    model = LEOModule(latent_dim=4, hidden=8)
+    with pytest.raises(ValueError, match="y_star=inf is not allowed"):
+        model.design(4, y_star=float("inf"))
+    with pytest.raises(ValueError, match="x.shape="):
+        model.check_batch({"x": torch.zeros(2, 5, dtype=torch.long), "y": torch.zeros(2)})
+    with pytest.raises(ValueError, match="tokens must be integers in 0..3"):
+        model.check_batch({"x": torch.full((2, 8), 7), "y": torch.zeros(2)})

@@ -210,6 +210,11 @@ class LEOModule(SeededModule):
 
     def on_fit_start(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
+        task = getattr(dm, "task", None)
+        h = self.hparams
+        if task is not None and (task.design_dim, task.n_classes) != (h.design_dim, h.n_classes):
+            raise not_allowed("model.design_dim, model.n_classes", (h.design_dim, h.n_classes),
+                              f"task {task.name} has designs of {task.design_dim} over {task.n_classes} letters")
         if dm is not None and getattr(dm, "y_best", None) is not None:
             self.y_best.fill_(float(dm.y_best))
 

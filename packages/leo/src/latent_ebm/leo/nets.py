@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latent_ebm.core.checks import check_int
+from latent_ebm.core.checks import check_choice, check_int
 
-__all__ = ["DesignDecoder", "Encoder", "Regressor", "WaymarkRatios", "mlp"]
+__all__ = ["DesignDecoder", "Encoder", "Quadratic", "Regressor", "WaymarkRatios", "mlp"]
 
 
 def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2) -> nn.Sequential:
@@ -67,15 +67,32 @@ class Regressor(nn.Module):
         return self.net(z).squeeze(-1)
 
 
+class Quadratic(nn.Module):
+    """h(z) = z^T A z + b^T z + c with A symmetric: (B, d) -> (B, 1); exact for Gaussian pairs
+    (TRE's quadratic heads)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(dim, dim))
+        self.lin = nn.Linear(dim, 1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        a = 0.5 * (self.a + self.a.T)
+        return ((z @ a) * z).sum(1, keepdim=True) + self.lin(z)
+
+
 class WaymarkRatios(nn.Module):
     """f(z) = sum_{k<K} h_k(z), where h_k(z) estimates log p_k(z) / p_{k+1}(z) between consecutive
     waymarks (TRE, Rhodes, Xu & Gutmann 2020); the sum telescopes to log p_0(z) / p_K(z) =
-    log q_agg(z) / N(z; 0, I), so exp(f) N(0, I) is the energy-based prior. Heads: MLPs (SiLU)."""
+    log q_agg(z) / N(z; 0, I), so exp(f) N(0, I) is the energy-based prior. Heads: MLPs (SiLU),
+    or quadratic forms (``head="quadratic"``)."""
 
-    def __init__(self, latent_dim: int, n_waymarks: int, hidden: int) -> None:
+    def __init__(self, latent_dim: int, n_waymarks: int, hidden: int, head: str = "mlp") -> None:
         super().__init__()
         check_int("n_waymarks", n_waymarks, low=1)
-        self.heads = nn.ModuleList(mlp(latent_dim, hidden, 1) for _ in range(n_waymarks))
+        check_choice("head", head, ("mlp", "quadratic"))
+        make = (lambda: mlp(latent_dim, hidden, 1)) if head == "mlp" else (lambda: Quadratic(latent_dim))
+        self.heads = nn.ModuleList(make() for _ in range(n_waymarks))
 
     def head(self, k: int, z: Tensor) -> Tensor:
         """h_k(z), (B,)."""
