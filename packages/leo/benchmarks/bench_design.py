@@ -45,7 +45,8 @@ def run_leo(task, seed: int, prior: str, args) -> tuple[torch.Tensor, float]:
                       noise_magnitude=args.noise_magnitude, y_sigma=args.y_sigma,
                       y_star_offset=args.y_star_offset,
                       design_langevin=LangevinSchedule(args.design_steps, args.design_step_size),
-                      prior_langevin=LangevinSchedule(args.prior_steps, 0.4), seed=seed)
+                      prior_langevin=LangevinSchedule(args.prior_steps, 0.4), seed=seed,
+                      prior_optim={"lr": args.mcmc_prior_lr if prior == "mcmc" else 1e-3})
     trainer = tiny_trainer(tempfile.mkdtemp(prefix="leo-bench-"), max_epochs=args.epochs, limit_val_batches=0)
     t0 = time.perf_counter()
     trainer.fit(model, dm)
@@ -71,6 +72,7 @@ def main() -> None:
     p.add_argument("--design-steps", type=int, default=100)
     p.add_argument("--design-step-size", type=float, default=0.1)
     p.add_argument("--prior-steps", type=int, default=20)
+    p.add_argument("--mcmc-prior-lr", type=float, default=1e-3, help="prior_optim.lr of the MCMC learner")
     p.add_argument("--gm-epochs", type=int, default=20)
     args = p.parse_args()
     torch.set_num_threads(1)
