@@ -32,7 +32,7 @@ def test_chains_must_match_the_training_split(tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         main(["fit", "--config", "tiny", "--trainer.default_root_dir", str(tmp_path), "--model.chains.n_examples", "7"])
-    assert "error: model.chains.n_examples=7 is not allowed; it must be at least the training split's size, 58" in capsys.readouterr().err
+    assert "error: model.chains.n_examples=7 is not allowed; it must be at least the training split's size, 29" in capsys.readouterr().err
 
 
 class TestLPTRLCLIErrors(CLIContract):
