@@ -12,7 +12,7 @@ def test_generator_is_deterministic_under_a_seed():
     a, b, c = make_scenes(6, 3, 16, seed=4), make_scenes(6, 3, 16, seed=4), make_scenes(6, 3, 16, seed=5)
     assert torch.equal(a.images, b.images) and torch.equal(a.poses, b.poses)
     assert not torch.equal(a.images, c.images)
-    assert a.images.shape == (6, 3, 3, 16, 16) and 0 <= a.images.min() and a.images.max() <= 1
+    assert a.images.shape == (6, 3, 3, 16, 16) and a.images.min() >= 0 and a.images.max() <= 1
 
 
 def test_sphere_silhouette_area_matches_the_pinhole_model():

@@ -20,8 +20,7 @@ import torch
 from torch import Tensor
 
 from latent_ebm.core.checks import check_choice, check_int, check_real
-from latent_ebm.core.lightning import ChainConfig, LatentEBMModule, OptimConfig
-from latent_ebm.core.lightning import Diagnostics
+from latent_ebm.core.lightning import ChainConfig, Diagnostics, LatentEBMModule, OptimConfig
 from latent_ebm.core.samplers import LangevinSchedule
 
 from .priors import SceneEnergyPrior, SceneGaussianPrior

@@ -15,8 +15,15 @@ from __future__ import annotations
 import math
 
 import torch
-from kornia.geometry.conversions import camtoworld_graphics_to_vision_4x4, camtoworld_vision_to_graphics_4x4
-from kornia.geometry import create_meshgrid
+
+try:  # kornia >= 0.8.3 (kornia.utils' copy is deprecated there)
+    from kornia.geometry import create_meshgrid
+except ImportError:  # pragma: no cover - older kornia
+    from kornia.utils import create_meshgrid
+from kornia.geometry.conversions import (
+    camtoworld_graphics_to_vision_4x4,
+    camtoworld_vision_to_graphics_4x4,
+)
 from torch import Tensor
 
 from latent_ebm.core.checks import check_int, require
