@@ -70,3 +70,12 @@ def test_grad_mean_baseline_improves_on_the_data():
 
     x = grad_mean(task, 32, steps=30, models=fit_ensemble(task, n_models=2, hidden=32, epochs=3))
     assert task.normalise(task.score(x)).max() >= task.normalise(task.score(best_of_data(task, 32))).max()
+
+
+def test_c2st_tells_apart_only_different_samples():
+    from latent_ebm.leo.metrics import c2st
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(400, 4, generator=g), torch.randn(400, 4, generator=g)
+    assert abs(c2st(a, b, steps=100) - 0.5) < 0.1
+    assert c2st(a, b + 2.0, steps=100) > 0.9
