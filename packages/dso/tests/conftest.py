@@ -5,7 +5,7 @@ import torch
 from latent_ebm.dso import DSODataModule, DSOModule
 from latent_ebm.lpt_mol.data import SelfiesVocab
 
-TINY = dict(n_latent=2, latent_dim=16, unet_base=8, unet_multipliers=(1, 2), d_model=32, n_layers=1, n_heads=2,
+TINY = dict(max_len=40, n_latent=2, latent_dim=16, unet_base=8, unet_multipliers=(1, 2), d_model=32, n_layers=1, n_heads=2,
             dropout=0.0, phase="finetune", posterior={"n_steps": 2, "step_size": 0.3, "noise_scale": 0.5})
 
 

@@ -1,32 +1,82 @@
-"""The console script fits, tests and predicts with the shipped tiny config."""
+"""``latent-ebm-dso design`` runs the tiny loop offline and resumes it; ``fit`` trains the LPT on
+the tiny config; every shipped config fits one step; bad values are one-line errors."""
+import json
+
+import pytest
+import yaml
 
 from latent_ebm.core.testing.cli import CLIContract
 from latent_ebm.dso.cli import main
+from latent_ebm.dso.run import load_settings
 
 
-def test_cli_fit_test_predict_tiny(tmp_path, capsys):
-    root = ["--trainer.default_root_dir", str(tmp_path)]
-    main(["fit", "--config", "tiny", *root])
-    ckpts = sorted(tmp_path.rglob("*.ckpt"))
-    assert ckpts
-    main(["test", "--config", "tiny", *root, "--ckpt_path", str(ckpts[-1])])
-    assert "test/nll" in capsys.readouterr().out
-    main(["predict", "--config", "tiny", *root, "--ckpt_path", "last", "--n", "10"])
-    samples = sorted(tmp_path.rglob("samples.csv"))
-    assert samples and len(samples[0].read_text().splitlines()) == 1 + 10  # header + --n samples
+def _tiny_design(tmp_path, **changes):
+    s = load_settings("tiny")
+    s.update(pretrain_steps=2, finetune_steps=2, budget=40)
+    s.update(changes)
+    s["loop"] = {**s["loop"], "refit_steps": 1}
+    path = tmp_path / "design.yaml"
+    path.write_text(yaml.safe_dump(s))
+    return str(path)
+
+
+def test_design_tiny_then_resume(tmp_path, capsys):
+    """The shipped tiny design config parses; a shrunk copy runs to its budget offline, writes its
+    tables and a round file, and ``--resume`` continues from it with a larger budget left."""
+    assert load_settings("tiny")["objective"] == "qed" and load_settings("paper")["loop"]["pool_size"] == 15000
+    out = tmp_path / "run"
+    summary = main(["design", "--config", _tiny_design(tmp_path), "--out", str(out)])
+    assert summary["calls"] == 40 and summary["budget"] == 40 and summary["mode"] == "dso"
+    assert {p.name for p in out.iterdir()} == {"rounds.tsv", "designs.tsv", "summary.json", "last_round.pt"}
+    assert json.loads((out / "summary.json").read_text())["calls"] == 40
+    assert len((out / "designs.tsv").read_text().splitlines()) == 1 + 40 - summary["failures"]
     err = capsys.readouterr().err
-    assert "predict finished" in err and str(samples[0]) in err
+    assert "dso on qed: 40/40 calls" in err and str(out / "last_round.pt") in err
+    again = main(["design", "--config", _tiny_design(tmp_path), "--out", str(tmp_path / "again"),
+                  "--resume", str(out / "last_round.pt")])
+    assert again["calls"] == 40 and "resumed at round" in capsys.readouterr().err  # the saved budget was spent
 
 
-class TestDsoCLIErrors(CLIContract):
-    """Bad values, typos and bad checkpoints end in one line, exit 2 (the core's CLI contract)."""
+@pytest.mark.parametrize(("change", "message"), [
+    ({"objective": "logd"}, "error: objective='logd' is not allowed"),
+    ({"budget": 10}, "error: budget=10 is not allowed; it is smaller than one round (per_round=40)"),
+    ({"substructure": "C1CC"}, "error: substructure='C1CC' is not allowed; it is not a valid SMILES"),
+    ({"mode": "both"}, "error: mode='both' is not allowed"),
+    ({"loopp": {}}, "error: config='loopp' is not allowed"),
+])
+def test_design_errors_are_one_line(tmp_path, capsys, change, message):
+    with pytest.raises(SystemExit) as ex:
+        main(["design", "--config", _tiny_design(tmp_path, pretrain_steps=0, finetune_steps=0, **change),
+              "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert ex.value.code == 2 and err.startswith(message) and "\n" not in err, err
+
+
+def test_cli_fit_tiny(tmp_path):
+    cli = main(["fit", "--config", "tiny", "--trainer.default_root_dir", str(tmp_path)])
+    assert cli.trainer.global_step == 3 and cli.model.hparams.phase == "finetune"
+    assert list(tmp_path.rglob("last.ckpt"))
+
+
+class TestDSOCLIErrors(CLIContract):
+    """Bad values, typos and bad checkpoints end in one line with exit 2; every shipped config
+    fits one step."""
 
     main = staticmethod(main)
+
+    @property
+    def config_overrides(self) -> dict[str, list[str]]:
+        """demo and paper read ZINC250k (the offline NCI molecules where it is absent): 300
+        molecules, small batches, so the paper-sized model's one step takes seconds."""
+        from latent_ebm.core.data import is_available
+
+        data = [] if is_available("zinc250k") else ["--data.dataset", "nci5k"]
+        return {name: [*data, "--data.limit", "300", "--data.batch_size", "16"] for name in ("demo", "paper")}
+
     bad_args = (
-        (["--model.optim.lr", "-1"], "model.optim.lr=-1.0 is not allowed; it must be a finite number > 0"),
-        (["--model.posterior.n_steps", "-3"], "model.posterior.n_steps=-3 is not allowed"),
-        (["--model.obs_sigma", "0"], "model.obs_sigma=0.0 is not allowed"),
-        (["--model.hidden", "wide"], "model.hidden='wide' is not allowed; it must be an int"),
-        (["--data.n_train", "0"], "data.n_train=0 is not allowed"),
-        (["--model.hiden", "3"], "did you mean --model.hidden?"),
+        (["--model.objective_weights", "[1.0, 2.0]"], "model.objective_weights=[1.0, 2.0] is not allowed"),
+        (["--model.n_latent", "-1"], "model.n_latent=-1 is not allowed"),
+        (["--model.optim.lr", "0"], "model.optim.lr=0.0 is not allowed"),
+        (["--data.limit", "0"], "data.limit=0 is not allowed"),
+        (["--model.n_latnt", "3"], "did you mean --model.n_latent?"),
     )

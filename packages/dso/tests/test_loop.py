@@ -8,8 +8,18 @@ import torch
 from rdkit import Chem
 
 import latent_ebm.lpt_mol.shift as shift
-from latent_ebm.dso.loop import (DSO, MODES, check_budget, check_objective, loop_config, make_oracle, resume, run_dso,
-                                 substructure_prefix, summarise)
+from latent_ebm.dso.loop import (
+    DSO,
+    MODES,
+    check_budget,
+    check_objective,
+    loop_config,
+    make_oracle,
+    resume,
+    run_dso,
+    substructure_prefix,
+    summarise,
+)
 from latent_ebm.lpt_mol.oracles import Oracle
 from latent_ebm.lpt_mol.shift import ShiftState
 

@@ -32,7 +32,14 @@ from latent_ebm.core.checks import check_choice, not_allowed
 from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.metrics import top_k_auc
 from latent_ebm.lpt_mol.oracles import ORACLES, Oracle, canonical
-from latent_ebm.lpt_mol.shift import FIRST_PARTY_SHIFTING, ShiftConfig, ShiftState, load_round, run_shifting, save_round
+from latent_ebm.lpt_mol.shift import (
+    FIRST_PARTY_SHIFTING,
+    ShiftConfig,
+    ShiftState,
+    load_round,
+    run_shifting,
+    save_round,
+)
 
 from .model import DSOModule
 

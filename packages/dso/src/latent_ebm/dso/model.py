@@ -31,7 +31,11 @@ class DSOModule(LPTMolModule):
         super().__init__(**kwargs)
         props = tuple(self.hparams.properties)
         if objective_weights is not None:
-            w = [float(v) for v in objective_weights] if isinstance(objective_weights, Sequence) else None
+            try:
+                ok = isinstance(objective_weights, Sequence) and not isinstance(objective_weights, str)
+                w = [float(v) for v in objective_weights] if ok else None
+            except (TypeError, ValueError):
+                w = None
             if (w is None or len(w) != len(props) or any(not v >= 0.0 or v == float("inf") for v in w)
                     or not any(v > 0 for v in w)):
                 raise not_allowed("objective_weights", objective_weights,

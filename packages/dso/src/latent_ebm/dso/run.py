@@ -31,8 +31,19 @@ from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.shift import ShiftConfig
 
 from .data import DSODataModule
-from .loop import (DOCKING_TARGETS, DSO, MODES, check_objective, loop_config, make_oracle, resume, run_dso,
-                   substructure_prefix, summarise, write_outputs)
+from .loop import (
+    DOCKING_TARGETS,
+    DSO,
+    MODES,
+    check_objective,
+    loop_config,
+    make_oracle,
+    resume,
+    run_dso,
+    substructure_prefix,
+    summarise,
+    write_outputs,
+)
 from .model import DSOModule
 
 __all__ = ["design_main", "load_settings", "prepare_model", "run_design", "seed_molecules"]
@@ -56,6 +67,9 @@ def load_settings(config: str) -> dict:
     s.setdefault("substructure", None)
     s.setdefault("loop", {})
     check_objective(s.get("objective"))
+    if s["objective"] in DOCKING_TARGETS:
+        raise not_allowed("objective", s["objective"], "docking is not wired into `design` (its fine-tuning labels and "
+                          "round-0 seeds are not offline); run it through the API, loop.make_oracle + loop.run_dso")
     check_int("seed", s["seed"])
     bad = sorted(set(s["loop"]) - _LOOP_FIELDS)
     if bad:
@@ -85,8 +99,7 @@ def _fit(model: DSOModule, dm: DSODataModule, phase: str, steps: int) -> None:
 def prepare_model(s: dict) -> tuple[DSOModule, DSODataModule]:
     """The LPT the loop starts from: loaded from ``checkpoint``, or pretrained on x for
     ``pretrain_steps`` then fine-tuned on (x, y) for ``finetune_steps`` (the LPT code's two phases)."""
-    objective = s["objective"]
-    props = (objective,) if objective not in DOCKING_TARGETS else ("qed",)  # docking labels are not offline
+    props = (s["objective"],)
     dm = DSODataModule(**{**s.get("data", {}), "properties": props})
     dm.setup("fit")
     if s.get("checkpoint"):
