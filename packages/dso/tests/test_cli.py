@@ -1,5 +1,5 @@
-"""``latent-ebm-dso design`` runs the tiny loop offline and resumes it; ``fit`` trains the LPT on
-the tiny config; every shipped config fits one step; bad values are one-line errors."""
+"""``latent-ebm-dso design`` runs the tiny loop offline and resumes it; every shipped config fits
+one step (``fit``, the LPT that DSO refits); bad values are one-line errors."""
 import json
 
 import pytest
@@ -52,12 +52,6 @@ def test_design_errors_are_one_line(tmp_path, capsys, change, message):
     assert ex.value.code == 2 and err.startswith(message) and "\n" not in err, err
 
 
-def test_cli_fit_tiny(tmp_path):
-    cli = main(["fit", "--config", "tiny", "--trainer.default_root_dir", str(tmp_path)])
-    assert cli.trainer.global_step == 3 and cli.model.hparams.phase == "finetune"
-    assert list(tmp_path.rglob("last.ckpt"))
-
-
 class TestDSOCLIErrors(CLIContract):
     """Bad values, typos and bad checkpoints end in one line with exit 2; every shipped config
     fits one step."""
@@ -71,7 +65,9 @@ class TestDSOCLIErrors(CLIContract):
         from latent_ebm.core.data import is_available
 
         data = [] if is_available("zinc250k") else ["--data.dataset", "nci5k"]
-        return {name: [*data, "--data.limit", "300", "--data.batch_size", "16"] for name in ("demo", "paper")}
+        small = [*data, "--data.limit", "300", "--data.batch_size", "8"]
+        # the paper LPT's 15 posterior steps through a 256-wide GPT dominate the step: 2 here
+        return {"demo": small, "paper": [*small, "--model.posterior.n_steps", "2"]}
 
     bad_args = (
         (["--model.objective_weights", "[1.0, 2.0]"], "model.objective_weights=[1.0, 2.0] is not allowed"),

@@ -58,7 +58,7 @@ def shift_config(prop: str, args, rounds: int = 10**6) -> ShiftConfig:
     """The shifting loop every LPT run here uses, from the command line's loop and decoding settings."""
     return ShiftConfig(rounds=rounds, per_round=args.per_round, shift=SHIFT[prop], pool_size=2000,
                        refit_steps=args.refit_steps, batch_size=64, ring_sizes=args.ring_sizes,
-                       top_k=args.top_k, temperature=args.temperature)
+                       top_k=args.top_k, temperature=args.temperature, seeding=args.seeding)
 
 
 def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, float], args
@@ -77,7 +77,11 @@ def run_method(method: str, prop: str, seed: int, budget: int, known: dict[str, 
         model = copy.deepcopy(model)
         vocab = SelfiesVocab.from_state(model.vocab_state)
         cfg = shift_config(prop, args)
-        state = ShiftState(pool=top[:2000])  # latents: inferred by the model for the molecules it starts from
+        if args.seeding == "first_party":  # the released loop (LPT 11): round-0 targets from the test split
+            test = [args.dm.smiles[int(i)] for i in args.dm.test_idx]
+            state = ShiftState(pool=[(s, known[s]) for s in test if s in known])
+        else:  # the best offline molecules form the pool and stay; latents inferred by the model
+            state = ShiftState(pool=top[:2000])
         torch.manual_seed(seed)
         run_shifting(model, vocab, oracle, state, cfg, generator=torch.Generator().manual_seed(seed))
         return oracle, {"ring_filter_rejected": state.rejected, "rounds": state.round}
@@ -122,7 +126,8 @@ def summarise(oracle: Oracle, budget: int) -> dict:
 def result_name(prop: str, args) -> str:
     """``design-<property>``, with the decoding settings appended when they are not the released loop's."""
     default = (args.top_k, args.temperature) == (50, 1.0)
-    return f"design-{prop}" + ("" if default else f"-k{args.top_k}-t{args.temperature:g}")
+    seeding = "" if getattr(args, "seeding", "pool") == "pool" else "-first-party"
+    return f"design-{prop}" + ("" if default else f"-k{args.top_k}-t{args.temperature:g}") + seeding
 
 
 def plot(name: str, prop: str, by_method: dict, budget: int) -> None:
@@ -161,6 +166,11 @@ def main() -> None:
                     help="LPT decoding (released loop: 1); other settings write design-<property>-k<k>-t<T>")
     ap.add_argument("--ring-sizes", type=ring_sizes_arg, default=(5, 6),
                     help="ring sizes a proposal may have (released loop: 5,6); 'none' turns the filter off")
+    ap.add_argument("--seeding", choices=("pool", "first_party"), default="pool",
+                    help="pool: the best 2,000 offline molecules seed the pool and stay (this README's rows); "
+                         "first_party: the released loop's (ShiftConfig.seeding; the paper preset, "
+                         "FIRST_PARTY_SHIFTING): round-0 targets from the test split, random latents, "
+                         "the pool of the loop's own designs; writes design-<property>-first-party")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes running the (method, seed) runs side by side (one core each)")
     ap.add_argument("--methods", default=",".join(METHODS),
