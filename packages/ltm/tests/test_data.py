@@ -215,3 +215,61 @@ def test_datamodule_latent_topic_batches_and_bad_args():
         LTMDataModule(seq_len=1)
     with pytest.raises(ValueError, match="^prompt_len="):
         LTMDataModule(seq_len=16, prompt_len=16)
+
+
+def test_char_vocab_roundtrip_and_unknown_characters():
+    from latent_ebm.ltm.data import CharVocab
+
+    v = CharVocab("hello, world")
+    assert v.chars == sorted(set("hello, world")) and len(v) == len(v.chars) + 1 and v.bos == len(v.chars)
+    ids = v.encode("low, dew")
+    assert ids.dtype == np.uint16 and v.decode(ids.tolist() + [v.bos]) == "low, dew"  # BOS decodes to nothing
+    with pytest.raises(ValueError, match="not in the training text"):
+        v.encode("xyz")
+
+
+def test_block_dataset_stride_one_is_every_offset():
+    from latent_ebm.ltm.data import BlockDataset
+
+    stream = np.arange(20, dtype=np.uint16)
+    ds = BlockDataset(stream, seq_len=4, bos=99, layout="first-party", stride=1)
+    assert len(ds) == 20 - 4  # windows of 5 at offsets 0..15
+    assert ds[0]["x"].tolist() == [0, 1, 2, 3, 4] and ds[15]["x"].tolist() == [15, 16, 17, 18, 19]
+    assert len(BlockDataset(stream, 4, 99, "first-party")) == (20 - 1) // 4  # the default stride: unchanged
+    with pytest.raises(ValueError, match="stride"):
+        BlockDataset(stream, 4, 99, "block-bos", stride=1)
+
+
+@pytest.mark.skipif(not is_available("tinyshakespeare"), reason="tinyshakespeare not in LATENT_EBM_DATA_DIR")
+def test_char_tinyshakespeare_is_nanogpts_shakespeare_char():
+    """nanoGPT data/shakespeare_char/prepare.py: 65 sorted characters, first 90 % train, last 10 % val;
+    train.py get_batch: x = data[i:i+L], y = data[i+1:i+L+1]."""
+    from latent_ebm.core.data import get_file
+
+    text = get_file("tinyshakespeare", "input.txt").read_text(encoding="utf-8")
+    cut = int(0.9 * len(text))
+    dm = LTMDataModule(dataset="tinyshakespeare", tokenizer="char", layout="first-party", seq_len=64, batch_size=3,
+                       train_stride=1)
+    dm.setup()
+    assert dm.vocab_size == 66 and dm.bos_id == 65  # 65 characters + BOS
+    train, val = dm.splits["train"], dm.splits["validation"]
+    assert len(train) == cut - 64 and len(val) == (len(text) - cut - 1) // 64
+    assert dm.decode(train[0]["x"].tolist()) == text[:65] and dm.decode(train[7]["x"].tolist()) == text[7:72]
+    assert dm.decode(val[1]["x"].tolist()) == text[cut + 64 : cut + 129]  # validation windows 64 apart
+    assert dm.splits["test"] is not val and len(dm.splits["test"]) == len(val)  # test = validation text
+    assert next(iter(dm.train_dataloader()))["x"].shape == (3, 65)
+    dm = LTMDataModule(dataset="tinyshakespeare", tokenizer="char", seq_len=8, batch_size=2, prompt_len=4,
+                       predict_prompts=["ROMEO:"])
+    dm.setup()
+    assert dm.splits["train"][0]["x"][0] == 65 and dm.decode(dm.splits["train"][0]["x"].tolist()) == text[:7]
+    (prompt,) = [b["x"] for b in dm.predict_dataloader()]
+    assert prompt[0, 0] == 65 and dm.decode(prompt[0].tolist()) == "ROMEO:"
+
+
+def test_char_tokenizer_bad_settings_are_one_line_errors():
+    with pytest.raises(ValueError, match="tokenizer"):
+        LTMDataModule(dataset="wikitext-2", tokenizer="char")
+    with pytest.raises(ValueError, match="tokenizer"):
+        LTMDataModule(dataset="tinyshakespeare", tokenizer="bytes")
+    with pytest.raises(ValueError, match="train_stride"):
+        LTMDataModule(dataset="tinyshakespeare", tokenizer="char", train_stride=1)  # block-bos has no stride

@@ -10,6 +10,14 @@ the token cache. Two layouts (``layout``), with L = ``seq_len``, the decoder's c
   ``owt.py`` ``PretokDatasetWithLatent``: ``chunk = m[start:start + max_seq_len + 1]``, x = chunk[:-1],
   y = chunk[1:]); a window starts wherever the stride puts it, so BOS sits at document starts only.
 
+``tokenizer="char"`` (tinyshakespeare, nanoGPT's ``shakespeare_char``): the vocabulary is the sorted
+characters of the training text (65 on tinyshakespeare) plus BOS, no shard (the ids are made in
+memory in milliseconds), and the split is nanoGPT's: the first 90 % of the characters train, the
+last 10 % validate (and test: there is no third split, as for OpenWebText). With ``layout:
+first-party`` the stream is the plain characters (no BOS, no EOS), so an example is nanoGPT's
+``x, y = data[i:i+L], data[i+1:i+L+1]``; ``train_stride: 1`` makes every offset a training example,
+which an epoch-shuffled sampler draws like nanoGPT's random offsets (without replacement).
+
 The zero-shot blocks are built in :func:`~latent_ebm.ltm.evaluate.zero_shot_blocks`: first-party
 plain chunks or MDLM's ``[BOS] + L-2 tokens + [EOS]``. ``latent-topic`` is generated in memory
 (offline, seconds): one document per example, BOS + L-1 topic tokens (``block-bos``) or BOS + L
@@ -34,11 +42,13 @@ from latent_ebm.core.lightning import apply_global_batch
 from .corpus import LatentTopicCorpus, read_text_documents
 from .tokenizer import BOS_ID, EOS_ID, GPT2_VOCAB_SIZE
 
-__all__ = ["BlockDataset", "EpochShuffle", "LTMDataModule", "Layout", "TokenBlocks", "token_cache_dir", "tokenize_to_shard"]
+__all__ = ["BlockDataset", "CharVocab", "EpochShuffle", "LTMDataModule", "Layout", "TokenBlocks", "token_cache_dir",
+           "tokenize_to_shard"]
 
 DatasetName = Literal["latent-topic", "wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext"]
 _TEXT = ("wikitext-2", "ptb", "tinyshakespeare", "lambada", "openwebtext")
 Layout = Literal["block-bos", "first-party"]
+Tokenizer = Literal["gpt2-bpe", "char"]
 _SHARD_DIR = {"block-bos": "gpt2", "first-party": "gpt2-bos-docs"}  # the cache key: layouts never share a shard
 
 
@@ -94,18 +104,59 @@ def _openwebtext_chunks(tok, split: str):
             yield [*ids, EOS_ID]
 
 
+def _char_splits(dataset: str) -> dict[str, str]:
+    """nanoGPT's character-level split of a one-document corpus: first 90 % train, last 10 %
+    validation (= test)."""
+    from latent_ebm.core.data import get_file
+
+    from .corpus import _FILES
+
+    require("tokenizer", "char", dataset == "tinyshakespeare",
+            f"tokenizer='char' is for tinyshakespeare (one plain-text document), not dataset={dataset!r}")
+    text = get_file(dataset, _FILES[dataset]["train"]).read_text(encoding="utf-8")
+    cut = int(0.9 * len(text))
+    return {"train": text[:cut], "validation": text[cut:], "test": text[cut:]}
+
+
+class CharVocab:
+    """Character vocabulary: the sorted distinct characters of ``text`` get ids 0..V-1 (nanoGPT's
+    ``stoi``), BOS is V. Encoding a character the vocabulary lacks is a one-line error."""
+
+    def __init__(self, text: str) -> None:
+        self.chars = sorted(set(text))
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+        self.bos = len(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars) + 1  # + BOS
+
+    def encode(self, text: str) -> np.ndarray:
+        missing = sorted(set(text) - self.stoi.keys())
+        require("text", text[:20], not missing, f"characters {missing[:5]} are not in the training text's vocabulary")
+        return np.fromiter((self.stoi[c] for c in text), dtype=np.uint16, count=len(text))
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in ids if 0 <= i < len(self.chars))
+
+
 class BlockDataset(Dataset):
     """Examples of a 1-d token stream (L = seq_len) as ``{"x": tokens, "index": i}``.
 
     ``block-bos``: ``[BOS] + stream[i*(L-1):(i+1)*(L-1)]``, (L,) tokens. ``first-party``: the window
     ``stream[i*L : i*L + L + 1]``, (L+1,) tokens (consecutive windows share one token; the stream
     carries its own BOS per document), as the first-party ``owt.py``. Only whole examples are kept.
+    ``stride`` (first-party only; default L): example i starts at ``i * stride`` (1: every offset).
     """
 
-    def __init__(self, stream: np.ndarray, seq_len: int, bos: int, layout: Layout = "block-bos") -> None:
+    def __init__(self, stream: np.ndarray, seq_len: int, bos: int, layout: Layout = "block-bos",
+                 stride: int | None = None) -> None:
         check_choice("layout", layout, _SHARD_DIR)
+        check_int("stride", stride, low=1, allow_none=True)
+        require("stride", stride, stride is None or layout == "first-party", "it needs layout='first-party'")
         self.stream, self.seq_len, self.bos, self.layout = stream, seq_len, bos, layout
-        self.n = (len(stream) - 1) // seq_len if layout == "first-party" else len(stream) // (seq_len - 1)
+        self.stride = stride or seq_len
+        self.n = (max(0, (len(stream) - seq_len - 1) // self.stride + 1) if layout == "first-party"
+                  else len(stream) // (seq_len - 1))
 
     def __len__(self) -> int:
         return self.n
@@ -114,7 +165,8 @@ class BlockDataset(Dataset):
         """Example i as an int64 tensor: (seq_len,) (block-bos) or (seq_len + 1,) (first-party)."""
         L = self.seq_len
         if self.layout == "first-party":
-            return torch.from_numpy(np.asarray(self.stream[i * L : i * L + L + 1], dtype=np.int64))
+            s = i * self.stride
+            return torch.from_numpy(np.asarray(self.stream[s : s + L + 1], dtype=np.int64))
         body = np.asarray(self.stream[i * (L - 1) : (i + 1) * (L - 1)], dtype=np.int64)
         return torch.cat([torch.tensor([self.bos]), torch.from_numpy(body)])
 
@@ -172,6 +224,12 @@ class LTMDataModule(L.LightningDataModule):
         predict_n: how many samples ``predict`` writes (``predict --n N`` sets it); None: one per
             ``predict_prompts`` string, else 4.
         cache_dir: tokenized-shard cache (see :func:`token_cache_dir`).
+        tokenizer: ``gpt2-bpe`` (default; GPT-2 BPE + BOS, vocab 50258) or ``char`` (tinyshakespeare
+            only: nanoGPT's character vocabulary of the training text + BOS, 90 / 10 split; module
+            docstring).
+        train_stride: ``first-party`` layout only: training examples start every ``train_stride``
+            tokens (None: ``seq_len``, non-overlapping; 1: every offset, nanoGPT's random windows
+            when shuffled). Validation and test windows stay ``seq_len`` apart.
     """
 
     def __init__(
@@ -194,6 +252,8 @@ class LTMDataModule(L.LightningDataModule):
         global_batch_size: int | None = None,
         num_workers: int = 0,
         cache_dir: str | None = None,
+        tokenizer: Tokenizer = "gpt2-bpe",
+        train_stride: int | None = None,
     ) -> None:
         super().__init__()
         check_choice("dataset", dataset, DatasetName.__args__)
@@ -204,27 +264,46 @@ class LTMDataModule(L.LightningDataModule):
         check_int("eval_batch_size", eval_batch_size, low=1, allow_none=True)
         check_int("predict_n", predict_n, low=1, allow_none=True)
         check_int("global_batch_size", global_batch_size, low=1, allow_none=True)
+        check_choice("tokenizer", tokenizer, Tokenizer.__args__)
+        check_int("train_stride", train_stride, low=1, allow_none=True)
+        require("tokenizer", tokenizer, tokenizer == "gpt2-bpe" or dataset == "tinyshakespeare",
+                f"tokenizer='char' is for dataset='tinyshakespeare', not {dataset!r}")
+        require("train_stride", train_stride, train_stride is None or layout == "first-party",
+                "it needs layout='first-party'")
         self.predict_n = predict_n
         require("prompt_len", prompt_len, prompt_len < seq_len, f"it must be < seq_len={seq_len}")
         self.save_hyperparameters()
         self.eval_batch_size = eval_batch_size or batch_size
         self.splits: dict[str, Dataset] = {}
         self.corpus: LatentTopicCorpus | None = None
+        self.chars: CharVocab | None = None
 
     # ---- vocabulary --------------------------------------------------------------------------
 
+    def char_vocab(self) -> CharVocab:
+        """The character vocabulary (``tokenizer: char``): the training text's characters + BOS."""
+        if self.chars is None:
+            self.chars = CharVocab(_char_splits(self.hparams.dataset)["train"])
+        return self.chars
+
     @property
     def vocab_size(self) -> int:
-        """Model vocabulary: GPT-2's 50257 + BOS, or the topic vocabulary + BOS."""
+        """Model vocabulary: GPT-2's 50257 + BOS, the characters + BOS, or the topic vocabulary + BOS."""
+        if self.hparams.tokenizer == "char":
+            return len(self.char_vocab())
         return GPT2_VOCAB_SIZE if self.hparams.dataset in _TEXT else self.hparams.topic_vocab + 1
 
     @property
     def bos_id(self) -> int:
+        if self.hparams.tokenizer == "char":
+            return self.char_vocab().bos
         return BOS_ID if self.hparams.dataset in _TEXT else self.hparams.topic_vocab
 
     def decode(self, ids) -> str:
-        """Token ids -> text (GPT-2 BPE) or space-separated ``t<id>`` symbols (latent-topic)."""
+        """Token ids -> text (GPT-2 BPE or characters) or space-separated ``t<id>`` symbols (latent-topic)."""
         ids = [int(i) for i in ids if int(i) != self.bos_id]
+        if self.hparams.tokenizer == "char":
+            return self.char_vocab().decode(ids)
         if self.hparams.dataset in _TEXT:
             from .tokenizer import gpt2_tokenizer
 
@@ -237,7 +316,7 @@ class LTMDataModule(L.LightningDataModule):
         return ("test",) if self.hparams.dataset == "lambada" else ("train", "validation", "test")
 
     def prepare_data(self) -> None:
-        if self.hparams.dataset in _TEXT:
+        if self.hparams.dataset in _TEXT and self.hparams.tokenizer == "gpt2-bpe":
             for split in self._text_splits():
                 tokenize_to_shard(self.hparams.dataset, split, self.hparams.cache_dir, self.hparams.layout)
 
@@ -256,9 +335,21 @@ class LTMDataModule(L.LightningDataModule):
                 x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, 1 + body)
                 self.splits[split] = TokenBlocks(x)
             return
+        if hp.tokenizer == "char":
+            vocab, texts = self.char_vocab(), _char_splits(hp.dataset)
+            for split in ("train", "validation", "test"):
+                stream = vocab.encode(texts[split])
+                if hp.layout == "block-bos":
+                    self.splits[split] = BlockDataset(stream, hp.seq_len, vocab.bos, hp.layout)
+                else:  # plain characters: nanoGPT's x, y = data[i:i+L], data[i+1:i+L+1]
+                    stride = hp.train_stride if split == "train" else None
+                    self.splits[split] = BlockDataset(stream, hp.seq_len, vocab.bos, hp.layout, stride=stride)
+            return
         for split in self._text_splits():
             path = tokenize_to_shard(hp.dataset, split, hp.cache_dir, hp.layout)
-            self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID, hp.layout)
+            stride = hp.train_stride if split == "train" else None
+            self.splits[split] = BlockDataset(np.memmap(path, dtype=np.uint16, mode="r"), hp.seq_len, BOS_ID, hp.layout,
+                                              stride=stride)
         if hp.dataset == "lambada":  # zero-shot only: every split is the test set
             self.splits["train"] = self.splits["validation"] = self.splits["test"]
 
@@ -292,7 +383,12 @@ class LTMDataModule(L.LightningDataModule):
             docs, _ = self.corpus.sample(n, hp.prompt_len - 1, hp.corpus_seed + 4)
             x = torch.cat([torch.full((n, 1), self.bos_id), torch.from_numpy(docs)], dim=1)  # (n, prompt_len)
             return DataLoader(TokenBlocks(x, index=False), batch_size=1)
-        if hp.predict_prompts:
+        if hp.predict_prompts and hp.tokenizer == "char":
+            vocab = self.char_vocab()
+            encoded = [torch.tensor([vocab.bos, *vocab.encode(p).tolist()]) for p in hp.predict_prompts]
+            n = self.predict_n or len(encoded)
+            prompts = [encoded[i % len(encoded)] for i in range(n)]
+        elif hp.predict_prompts:
             from .tokenizer import gpt2_tokenizer
 
             tok = gpt2_tokenizer()
@@ -300,5 +396,5 @@ class LTMDataModule(L.LightningDataModule):
             n = self.predict_n or len(encoded)
             prompts = [encoded[i % len(encoded)] for i in range(n)]
         else:
-            prompts = [torch.tensor([BOS_ID])] * (self.predict_n or 4)
+            prompts = [torch.tensor([self.bos_id])] * (self.predict_n or 4)
         return DataLoader(TokenBlocks(prompts, index=False), batch_size=1)
