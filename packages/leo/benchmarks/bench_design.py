@@ -45,7 +45,7 @@ def run_leo(task, seed: int, prior: str, args) -> tuple[LEOModule, float]:
     dm = LEODataModule.from_task(task, batch_size=args.batch_size, seed=seed, val_fraction=0.0)
     model = LEOModule(design_dim=task.design_dim, n_classes=task.n_classes, latent_dim=args.latent_dim,
                       hidden=args.hidden, prior=prior, prior_hidden=args.hidden // 2, n_waymarks=args.waymarks,
-                      noise_magnitude=args.noise_magnitude, y_sigma=args.y_sigma,
+                      noise_magnitude=args.noise_magnitude, y_sigma=args.y_sigma, kl_weight=args.kl_weight,
                       y_star_offset=args.y_star_offset,
                       design_langevin=LangevinSchedule(args.design_steps, args.design_step_size),
                       prior_langevin=LangevinSchedule(args.prior_steps, 0.4), seed=seed,
@@ -95,6 +95,8 @@ def main() -> None:
     p.add_argument("--waymarks", type=int, default=4)
     p.add_argument("--noise-magnitude", type=float, default=4.0)
     p.add_argument("--y-sigma", type=float, default=0.1)
+    p.add_argument("--kl-weight", type=float, default=1.0)
+    p.add_argument("--tag", default="", help="suffix of the result files' names")
     p.add_argument("--y-star-offset", type=float, default=1.0)
     p.add_argument("--design-steps", type=int, default=100)
     p.add_argument("--design-step-size", type=float, default=0.1)
@@ -169,7 +171,7 @@ def main() -> None:
             targets.append({"name": "prior fit to the aggregate posterior, C2ST accuracy: NTRE vs MCMC", "value": c_n,
                             "goal": f"<= MCMC's {c_m:.3f} (0.5 = perfect)", "met": bool(c_n <= c_m)})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"design-{args.task}-{machine()}"
+    stem = RESULTS / f"design-{args.task}{args.tag}-{machine()}"
     payload = {"machine": machine(), "platform": platform.platform(), "torch": torch.__version__,
                "protocol": "128 candidates, exact oracle, normalised by the full data's min/max; "
                            f"{len(args.seeds)} paired seeds (task subsample + model seed)",
