@@ -1,14 +1,16 @@
-"""The 2-d rings toy: KL(true || model) on a 200x200 grid at 2k and 4k iterations, STANLEY vs ULA
-(the same K, unit step, noise eps, network, optimiser and seeds), 3 seeds, paired.
+"""The 2-d rings toy: KL(true || model) on a 200x200 grid at 1k, 2k (and 4k) iterations, STANLEY vs
+ULA (the same K, unit step, noise eps, network, optimiser and seeds), 3 seeds, paired.
 
-Setup (the notes' experiment B, scaled to a 2-core CPU): ``ToyNet`` (n_f 32), batch 100, Adam,
+The model density is the one the chains target, exp(f / eps²) (unit step, noise eps); KL of exp(f)
+is recorded beside it (``curve_unit_temperature``), with the range of f on the grid (``f_range``).
+Setup (the notes' experiment B): ``ToyNet`` (n_f 32), batch 100, Adam 1e-4, K = 100
 non-persistent chains from uniform noise on [-2.5, 2.5]², th = 0.05 and eps = 0.1 (the authors'
-toy script), per-element gamma. The paper uses K = 100; the default here is K = 20 (``--k``)
-so that 6 runs of 4k iterations fit in minutes. Writes ``results/toy-rings-<machine>.json`` and a
-PNG of the KL curves and of both samplers' samples.
+toy script), per-element gamma. ``--k 20 --lr 3e-3`` is the faster setting the first version of
+this benchmark used: there STANLEY's f grows without bound (see the README).
+Writes ``results/toy-rings-<machine>.json`` and a PNG of the KL curves and both samplers' samples.
 
-    python packages/stanley/benchmarks/bench_toy.py                 # ~10 min on 2 CPU cores
-    python packages/stanley/benchmarks/bench_toy.py --k 100          # the paper's K (5x longer)
+    python packages/stanley/benchmarks/bench_toy.py                 # 6 runs of K = 100 x 2000 iterations
+    python packages/stanley/benchmarks/bench_toy.py --k 20 --lr 3e-3 --iters 4000 --tag toy-rings-k20
 """
 
 from __future__ import annotations
@@ -26,17 +28,21 @@ from lightning.pytorch.callbacks import Callback
 
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.stanley import StanleyDataModule, StanleyModule
-from latent_ebm.stanley.metrics import mmd, toy_kl
+from latent_ebm.stanley.metrics import grid, mmd, toy_kl
 
 
 class _KLEvery(Callback):
-    def __init__(self, every: int) -> None:
-        self.every, self.curve = every, []
+    def __init__(self, every: int, eps: float) -> None:
+        self.every, self.eps, self.curve, self.unit, self.f_range = every, eps, [], [], []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         it = pl_module.iterations
         if it % self.every == 0:
-            self.curve.append((it, toy_kl(pl_module.f, "rings"), time.time()))
+            self.curve.append((it, toy_kl(pl_module.f, "rings", temperature=self.eps**2)))
+            self.unit.append((it, toy_kl(pl_module.f, "rings")))
+            with torch.no_grad():
+                fx = pl_module.f(grid(100)[0].float())
+            self.f_range.append((it, float(fx.max() - fx.min())))
 
 
 def one_run(args):
@@ -47,15 +53,16 @@ def one_run(args):
                       revision={"n_steps": k, "step_size": 1.0, "noise_scale": eps, "threshold": th},
                       energy_optim={"lr": lr}, seed=seed)
     dm = StanleyDataModule("rings", batch_size=100, n_train=10000, seed=seed)
-    cb = _KLEvery(every)
-    kl0 = toy_kl(m.f, "rings")
+    cb = _KLEvery(every, eps)
+    kl0 = toy_kl(m.f, "rings", temperature=eps**2)
     t0 = time.time()
     tiny_trainer(f"/tmp/stanley-bench-toy/{sampler}-{seed}", max_steps=iters, limit_val_batches=0,
                  callbacks=[cb]).fit(m, dm)
     seconds = time.time() - t0
     x = m.sample(1000, generator=torch.Generator().manual_seed(123))
     dm.setup("test")
-    return {"sampler": sampler, "seed": seed, "kl0": kl0, "curve": [(i, v) for i, v, _ in cb.curve],
+    return {"sampler": sampler, "seed": seed, "kl0": kl0, "curve": cb.curve, "curve_unit_temperature": cb.unit,
+            "f_range": cb.f_range,
             "seconds": seconds, "mmd_test": mmd(dm.test_set.x, x), "samples": x[:500].tolist(),
             "diverged_samples": int((~torch.isfinite(x).all(1)).sum())}
 
@@ -80,7 +87,8 @@ def plot(runs, path):
         its, kls = zip(*r["curve"])
         axes[0].plot(its, kls, color=colours[r["sampler"]], alpha=0.8,
                      label=f"{r['sampler']}" if r["seed"] == 0 else None)
-    axes[0].set(xlabel="iteration", ylabel="KL(true || model), 200x200 grid", title="rings toy")
+    axes[0].set(xlabel="iteration", ylabel="KL(true || exp(f/eps²)), 200x200 grid", title="rings toy",
+                yscale="log")
     axes[0].legend()
     for ax, sampler in zip(axes[1:], ("stanley", "ula")):
         run = next((r for r in runs if r["sampler"] == sampler and "samples" in r), None)
@@ -96,21 +104,22 @@ def plot(runs, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--iters", type=int, default=4000)
-    p.add_argument("--k", type=int, default=20)
+    p.add_argument("--iters", type=int, default=2000)
+    p.add_argument("--k", type=int, default=100)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--every", type=int, default=500)
+    p.add_argument("--every", type=int, default=250)
     p.add_argument("--th", type=float, default=0.05)
     p.add_argument("--eps", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--tag", default="toy-rings", help="results/<tag>-<machine>.json")
     p.add_argument("--summarize", action="store_true",
                    help="only summarise results/toy-rings-partial-<machine>.json (the runs finished so far)")
     a = p.parse_args()
     t0 = time.time()
     if a.summarize:
         import json
-        part = json.loads((RESULTS / f"toy-rings-partial-{machine()}.json").read_text())
+        part = json.loads((RESULTS / f"{a.tag}-partial-{machine()}.json").read_text())
         runs = sorted(part["runs"], key=lambda r: (r["seed"], r["sampler"]))
         a.seeds = sorted({r["seed"] for r in runs if sum(x["seed"] == r["seed"] for x in runs) == 2})
         runs = [r for r in runs if r["seed"] in a.seeds]
@@ -121,7 +130,7 @@ def main():
     with get_context("spawn").Pool(a.procs) as pool:
         for r in pool.imap_unordered(one_run, jobs):  # partial results as runs finish
             runs.append(r)
-            write_json("toy-rings-partial", {"settings": vars(a), "runs": [
+            write_json(f"{a.tag}-partial", {"settings": vars(a), "runs": [
                 {k: v for k, v in x.items() if k != "samples"} for x in runs]})
     runs.sort(key=lambda r: (r["seed"], r["sampler"]))
     finish(runs, a, t0)
@@ -129,7 +138,7 @@ def main():
 
 def finish(runs, a, t0, partial=False):
     """The paired summary, targets, figure and JSON of finished runs."""
-    checkpoints = [c for c in (2000, 4000) if c <= a.iters] or [a.iters]
+    checkpoints = [c for c in (1000, 2000, 4000) if c <= a.iters] or [a.iters]
     summary, targets = {}, []
     for c in checkpoints:
         at = {(r["sampler"], r["seed"]): dict(r["curve"]).get(c, math.nan) for r in runs}
@@ -142,14 +151,14 @@ def finish(runs, a, t0, partial=False):
                               "few thousand iterations)", statistics.mean(d) < 0))
         targets.append(target(f"KL at {c} iterations: seeds where STANLEY < ULA", sum(x < 0 for x in d),
                               f">= {math.ceil(2 * len(d) / 3)} of {len(d)}", sum(x < 0 for x in d) >= math.ceil(2 * len(d) / 3)))
-    png = RESULTS / f"toy-rings-{machine()}.png"
+    png = RESULTS / f"{a.tag}-{machine()}.png"
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(runs, png)
     for r in runs:
         r.pop("samples", None)
     note = ("summarised from the runs that finished before the benchmark was stopped (--summarize); "
             "seconds: the summarising only") if partial else "complete"
-    out = write_json("toy-rings", {"settings": vars(a), "note": note, "summary": summary, "runs": runs,
+    out = write_json(a.tag, {"settings": vars(a), "note": note, "summary": summary, "runs": runs,
                                    "targets": targets, "seconds": time.time() - t0, "figure": png.name})
     print(out)
     for c, s in summary.items():

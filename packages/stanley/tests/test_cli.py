@@ -16,8 +16,9 @@ def test_cli_fit_test_predict_tiny(tmp_path, capsys):
     ckpts = sorted(tmp_path.rglob("last.ckpt"))
     assert ckpts
     cli = main(["test", "--config", "tiny", *root, "--ckpt_path", str(ckpts[-1])])
-    kl = float(cli.trainer.callback_metrics["test/kl"])
-    assert math.isfinite(kl) and 0 < kl < 1.0
+    metrics = cli.trainer.callback_metrics
+    kl, kl_unit = float(metrics["test/kl"]), float(metrics["test/kl_unit_temperature"])  # exp(f/eps^2), exp(f)
+    assert math.isfinite(kl) and kl > 0 and 0 < kl_unit < 1.0
     main(["predict", "--config", "tiny", *root, "--ckpt_path", "last", "--n", "10"])
     (csv,) = tmp_path.rglob("samples.csv")
     lines = csv.read_text().splitlines()

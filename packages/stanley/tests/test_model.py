@@ -21,6 +21,12 @@ def test_toy_densities_are_normalised_and_sampled_inside_the_box():
         assert s.abs().max() < 2.5 and torch.isfinite(toy.log_prob(s)).all(), name
     # the exact density matches the samples: mean log p of exact samples ~ -entropy, below max
     assert toy_kl(lambda x: Toy("rings").log_prob(x).float(), "rings") == pytest.approx(0.0, abs=1e-6)
+    # at temperature T the model is exp(f / T): f = T log p is exact there and too flat at T = 1
+    f = lambda x: 0.01 * Toy("rings").log_prob(x).float()  # noqa: E731
+    assert toy_kl(f, "rings", temperature=0.01) == pytest.approx(0.0, abs=1e-6)
+    assert toy_kl(f, "rings") > 0.1
+    with pytest.raises(ValueError, match="temperature=0"):
+        toy_kl(f, "rings", temperature=0.0)
 
 
 def test_energy_loss_leaves_out_diverged_chains():

@@ -16,6 +16,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from latent_ebm.core.checks import check_real
 from latent_ebm.core.data import artifact_dir
 from latent_ebm.core.metrics import (
     FeatureClassifier,
@@ -38,14 +39,18 @@ def grid(n: int = 200, box: float = BOX) -> tuple[Tensor, float]:
 
 
 @torch.no_grad()
-def toy_kl(f: Callable[[Tensor], Tensor], toy: str | Toy, n: int = 200, box: float = BOX) -> float:
-    """KL(true || model) on an n x n grid of [-box, box]²; ``f`` maps (N, 2) float32 -> (N,) log of
-    the unnormalised model density (the network's f = -E)."""
+def toy_kl(f: Callable[[Tensor], Tensor], toy: str | Toy, n: int = 200, box: float = BOX,
+           temperature: float = 1.0) -> float:
+    """KL(true || model) on an n x n grid of [-box, box]², the model density ∝ exp(f / temperature);
+    ``f`` maps (N, 2) float32 -> (N,) (the network's f = -E). The chains the EBM learns from
+    (z <- z + (s²/2) g + s eps xi, any step s) target exp(f / eps²): ``temperature=eps**2`` scores
+    that density; 1 scores exp(f)."""
+    check_real("temperature", temperature, low=0.0, low_open=True)
     toy = toy if isinstance(toy, Toy) else Toy(toy)
     pts, _ = grid(n, box)
     log_p = toy.log_prob(pts)
     log_p = log_p - torch.logsumexp(log_p, 0)
-    fx = torch.cat([f(c.float()).double().cpu() for c in pts.split(8192)])
+    fx = torch.cat([f(c.float()).double().cpu() for c in pts.split(8192)]) / temperature
     log_q = fx - torch.logsumexp(fx, 0)
     p = log_p.exp()
     terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))

@@ -253,7 +253,12 @@ class StanleyModule(CooperativeModule):
         h = self.hparams
         if h.eval_toy is not None:
             with torch.no_grad():
-                self.log(f"{stage}/kl", toy_kl(lambda v: self.f(v.to(self.device)), h.eval_toy), prog_bar=True)
+                f = lambda v: self.f(v.to(self.device))  # noqa: E731
+                # the density the chains target, exp(f / eps^2) (x <- x + (s^2/2) g + s eps xi, any
+                # step s), and exp(f) for comparison
+                temp = self.revision_schedule.noise_scale ** 2
+                self.log(f"{stage}/kl", toy_kl(f, h.eval_toy, temperature=temp), prog_bar=True)
+                self.log(f"{stage}/kl_unit_temperature", toy_kl(f, h.eval_toy))
         if not self._val_real:
             return
         real = torch.cat(self._val_real)
