@@ -7,7 +7,7 @@ Per run: train ``--steps`` iterations on 256 objects (one view each); on 64 new 
 from one view and score reconstruction PSNR and novel-view PSNR / SSIM at 4 held-out poses; render
 256 prior samples at random poses and take the Frechet distance to 256 real views in the features of
 a small CNN trained to classify shape x colour (the core's FeatureClassifier / frechet_distance).
-Writes ``results/objects-cpu.{json,png}``. Targets: the EBM prior's Frechet distance below the
+Writes ``results/<name>-cpu.{json,png}`` after every run (seeds every method finished). Targets: the EBM prior's Frechet distance below the
 Gaussian prior's in the mean over seeds; novel-view PSNR >= the mean-image predictor's + 3 dB.
 """
 
@@ -83,6 +83,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", default=["mcmc-ebm", "mcmc-gaussian", "vi-ebm"])
+    p.add_argument("--name", default="objects", help="results/<name>-cpu.{json,png}")
     args = p.parse_args()
     # the feature classifier: shape x colour (12 classes) on 3000 fresh objects at random poses
     cs = make_scenes(3000, 1, SIZE, seed=999)
@@ -108,12 +109,21 @@ def main() -> None:
                                                     dm.test_set.tensors["views"].flatten(0, 1)).mean())
             runs[method].append(res)
             print(method, seed, {k: round(v, 3) for k, v in res.items() if isinstance(v, float)}, flush=True)
+            write(runs, args, acc, real)  # after every run, so a cut-short benchmark leaves its pairs
+
+
+def write(runs: dict[str, list[dict]], args, acc: float, real: torch.Tensor) -> None:
+    """The JSON and PNG from the seeds every method has finished (paired by seed)."""
+    done = min(len(rs) for rs in runs.values())
+    if done == 0:
+        return
+    runs = {m: rs[:done] for m, rs in runs.items()}
     mean_img = runs[args.methods[0]][0]["mean_image_psnr"]
     summary = {m: {k: sum(r[k] for r in rs) / len(rs) for k in ("psnr", "novel_psnr", "novel_ssim", "frechet",
                                                                   "train_seconds")} for m, rs in runs.items()}
     result = {"benchmark": "procedural-objects", "machine": "cpu", "image_size": SIZE, "n_train": N_TRAIN,
-              "steps": args.steps, "seeds": args.seeds, "classifier_accuracy": acc, "mean_image_psnr": mean_img,
-              "summary": summary,
+              "steps": args.steps, "seeds": args.seeds[:done], "classifier_accuracy": acc,
+              "mean_image_psnr": mean_img, "summary": summary,
               "runs": {m: [{k: v for k, v in r.items() if k != "samples"} for r in rs] for m, rs in runs.items()}}
     targets = []
     if "mcmc-ebm" in runs and "mcmc-gaussian" in runs:
@@ -125,16 +135,16 @@ def main() -> None:
                         "value": sum(fe) / len(fe) - sum(fg) / len(fg), "goal": "< 0",
                         "met": bool(sum(fe) < sum(fg))})
     for m in runs:
-        if m.startswith("mcmc-ebm") or m == "vi-ebm":
+        if m in ("mcmc-ebm", "vi-ebm"):
             gain = summary[m]["novel_psnr"] - mean_img
             targets.append({"name": f"{m}: novel-view PSNR minus mean-image PSNR (dB)", "value": gain, "goal": ">= 3",
                             "met": bool(gain >= 3)})
     result["targets"] = targets
     OUT.mkdir(exist_ok=True)
-    (OUT / "objects-cpu.json").write_text(json.dumps(result, indent=2))
+    (OUT / f"{args.name}-cpu.json").write_text(json.dumps(result, indent=2))
     grid = torch.cat([real[:8]] + [runs[m][0]["samples"][:8] for m in runs])
-    save_image_grid(grid, OUT / "objects-cpu.png", nrow=8, value_range=(0, 1))
-    print(json.dumps({"summary": summary, "targets": targets}, indent=2))
+    save_image_grid(grid, OUT / f"{args.name}-cpu.png", nrow=8, value_range=(0, 1))
+    print(json.dumps({"summary": summary, "targets": targets}, indent=2), flush=True)
 
 
 if __name__ == "__main__":
