@@ -103,14 +103,21 @@ def shape_masks(n: int, size: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     return masks.gather(1, cls.view(-1, 1, 1, 1).expand(-1, 1, size, size)), cls
 
 
-def load_digits(split: Literal["train", "test"], size: int) -> tuple[Tensor, Tensor]:
-    """MNIST digits of the core registry as masks (N, 1, size, size) in [0, 1] and labels (N,)."""
+def load_digits(split: Literal["train", "test"], size: int, start: int = 0, n: int | None = None
+                ) -> tuple[Tensor, Tensor]:
+    """MNIST digits ``start:start + n`` (n None: to the end; start < 0 counts from the end) of the
+    core registry as masks (N, 1, size, size) in [0, 1] and labels (N,)."""
     prefix = "train" if split == "train" else "t10k"
     with gzip.open(get_file("mnist", f"{prefix}-images-idx3-ubyte.gz"), "rb") as fh:
         raw = np.frombuffer(fh.read(), np.uint8, offset=16)
     with gzip.open(get_file("mnist", f"{prefix}-labels-idx1-ubyte.gz"), "rb") as fh:
         labels = np.frombuffer(fh.read(), np.uint8, offset=8)
-    x = torch.from_numpy(raw.copy()).view(-1, 1, 28, 28).float() / 255.0
+    total = len(labels)
+    lo = start % total if start < 0 else start
+    hi = total if n is None else lo + n
+    require("n", n, hi <= total, f"there are {total} {split} digits")
+    x = torch.from_numpy(raw.reshape(-1, 28, 28)[lo:hi].copy())[:, None].float() / 255.0
+    labels = labels[lo:hi]
     x = F.pad(x, (2, 2, 2, 2))
     if size != 32:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -206,10 +213,8 @@ class CoopI2IDataModule(L.LightningDataModule):
         if h.dataset == "shapes":
             masks, content = shape_masks(n, h.image_size, seed=h.seed * 7 + k)
         else:
-            all_masks, labels = load_digits("test" if split == "test" else "train", h.image_size)
-            lo = 0 if split != "val" else len(all_masks) - n
-            require("n_train", n, lo + n <= len(all_masks), f"there are {len(all_masks)} digits")
-            masks, content = all_masks[lo: lo + n], labels[lo: lo + n]
+            masks, content = load_digits("test" if split == "test" else "train", h.image_size,
+                                         start=-n if split == "val" else 0, n=n)
         g = torch.Generator().manual_seed(h.seed * 7 + 3 + k)
         y = torch.randint(0, 3, (n,), generator=g)
         style = torch.rand(n, STYLE_DIM, generator=g)
