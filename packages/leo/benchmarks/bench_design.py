@@ -176,7 +176,7 @@ def main() -> None:
                "protocol": "128 candidates, exact oracle, normalised by the full data's min/max; "
                            f"{len(args.seeds)} paired seeds (task subsample + model seed)",
                "args": vars(args), "summary": summary, "rows": rows, "targets": targets}
-    stem.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+    Path(f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
 
     import matplotlib
 
@@ -194,7 +194,7 @@ def main() -> None:
         ax.tick_params(axis="x", rotation=30)
     fig.suptitle(f"{args.task}: 128 candidates, {len(args.seeds)} seeds, {machine()}")
     fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=110)
+    fig.savefig(f"{stem}.png", dpi=110)
     print(json.dumps({"summary": summary, "targets": targets}, indent=1))
 
 
