@@ -67,7 +67,7 @@ def test_posterior_and_plan_langevin_land_on_the_closed_form():
         mean, var = k * 2.0 * w.norm() * y / (1 + a), 1 / (1 + a)
         sched = LangevinSchedule(n_steps=150, step_size=0.1)
         if k == 1.0:
-            n = 1500  # the posterior runs the (masked) policy every step: fewer chains
+            n = 1000  # the posterior runs the (masked) policy every step: fewer chains
             x = {"x": torch.zeros(n, 4, 2), "a": torch.zeros(n, 4, 1), "mask": torch.zeros(n, 4),
                  "y": torch.full((n,), y)}
             u = m.infer(x, schedule=sched, generator=torch.Generator().manual_seed(1))
