@@ -288,6 +288,10 @@ def summarize() -> None:
                 rows.append({"seed": r["seed"], "ltm_train_s": t, "ltm_iter": r["curve"][-1]["iter"],
                              "ltm_prefix_loss": r["curve"][-1]["prefix_loss"],
                              "gpt_prefix_loss_at_that_time": _at_time(gpt[r["seed"]]["curve"], t)})
+                if rows[-1]["gpt_prefix_loss_at_that_time"] is None and gpt[r["seed"]]["complete"] and t >= gpt[r["seed"]]["train_s"]:
+                    # LTM had more wall-clock than GPT's whole (finished) run: compare with GPT's end
+                    rows[-1].update(gpt_prefix_loss_at_that_time=gpt[r["seed"]]["curve"][-1]["prefix_loss"],
+                                    note="LTM trained longer than GPT's whole run; GPT at its end")
         wall[g] = rows
     # equal compute: LTM at iteration k (k (T_fast + 1) forward/backward passes of a batch) vs GPT at
     # iteration k (T_fast + 1), same seed, curve windows (exact, unlike wall-clock under load)
