@@ -1,8 +1,8 @@
 """Offline trajectories: generated here (chain, pendulum) or read from a D4RL-format file.
 
 A dataset is D4RL's flat layout (``observations`` (N, ds), ``actions`` (N, da), ``rewards``
-(N,), ``terminals`` (N,), ``timeouts`` (N,)), saved as ``.npz``; generated ones are cached under
-``$LATENT_EBM_DATA_DIR/lpt-rl/``. It is cut into episodes at terminals/timeouts; one example
+(N,), ``terminals`` (N,), ``timeouts`` (N,)), saved as ``.npz``; generated ones are cached under the
+core's ``artifact_dir("lpt-rl")`` (never in the data cache, which may be a shared read-only copy). It is cut into episodes at terminals/timeouts; one example
 is one whole episode (the LPT code trains on whole episodes), right-padded to ``max_len`` steps:
 
     {"x": obs (L, ds), "a": actions in [-1, 1] (L, da), "mask": (L,), "y": episode return (raw),
@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_int, check_real, not_allowed
+from latent_ebm.core.data import artifact_dir
 
 from .envs import ChainMDP, env_spec, make_env, pendulum_controller
 
@@ -183,9 +184,8 @@ class LPTRLDataModule(L.LightningDataModule):
         self.save_hyperparameters()
 
     def cache_path(self) -> Path:
-        root = Path(os.environ.get("LATENT_EBM_DATA_DIR", Path.home() / ".cache" / "latent-ebm"))
         h = self.hparams
-        return root / "lpt-rl" / f"{h.env}-mixed-{h.n_episodes}-s{h.seed}.npz"
+        return artifact_dir("lpt-rl") / f"{h.env}-mixed-{h.n_episodes}-s{h.seed}.npz"
 
     def load(self) -> dict[str, np.ndarray]:
         """The flat dataset: from ``path``, generated (chain: in memory), or from the cache."""
