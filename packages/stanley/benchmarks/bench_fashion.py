@@ -32,11 +32,20 @@ from latent_ebm.stanley.data import load_idx_images
 from latent_ebm.stanley.metrics import feature_extractor, fid
 
 
+def _gradient_scale(module, x: torch.Tensor, th: float) -> dict:
+    """|grad_x f| per element at the samples: its median and the fraction above th, i.e. where
+    STANLEY's gamma = th / max(th, |g|) is below 1 (where gamma = 1 everywhere, STANLEY is ULA)."""
+    with torch.enable_grad():
+        x = x.nan_to_num(0.0).detach().requires_grad_(True)
+        g = torch.autograd.grad(module.f(x).sum(), x)[0].abs()
+    return {"grad_median": float(g.median()), "clipped_fraction": float((g > th).float().mean())}
+
+
 class _FIDEvery(Callback):
     """FID of ``n`` samples vs ``n`` held-out images every ``every`` iterations (not timed as training)."""
 
-    def __init__(self, every: int, real: torch.Tensor) -> None:
-        self.every, self.real, self.rows, self.eval_time = every, real, [], 0.0
+    def __init__(self, every: int, real: torch.Tensor, threshold: float) -> None:
+        self.every, self.real, self.threshold, self.rows, self.eval_time = every, real, threshold, [], 0.0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         it = pl_module.iterations
@@ -46,7 +55,8 @@ class _FIDEvery(Callback):
                                             generator=torch.Generator().manual_seed(10**6 + i))
                            for i in range(0, len(self.real), 250)])
             self.rows.append({"iteration": it, "fid": fid(self.real, x, "fashion-mnist"),
-                              "diverged": int((~torch.isfinite(x.flatten(1)).all(1)).sum())})
+                              "diverged": int((~torch.isfinite(x.flatten(1)).all(1)).sum()),
+                              **_gradient_scale(pl_module, x[:250], self.threshold)})
             self.last = x
             self.eval_time += time.time() - t
             print(pl_module.hparams.sampler, it, self.rows[-1], flush=True)
@@ -58,12 +68,33 @@ def one_run(sampler, seed, a, real):
                       revision={"n_steps": a.k, "step_size": 1.0, "noise_scale": a.eps, "threshold": a.th},
                       energy_optim={"lr": a.lr}, seed=seed)
     dm = StanleyDataModule("fashion-mnist", batch_size=100, n_train=a.n_train, n_val=1000, seed=seed)
-    cb = _FIDEvery(a.every, real)
+    cb = _FIDEvery(a.every, real, a.th)
     t0 = time.time()
     tiny_trainer(f"/tmp/stanley-bench-fashion/{sampler}-{seed}", max_steps=a.iters, limit_val_batches=0,
                  callbacks=[cb]).fit(m, dm)
     return {"sampler": sampler, "seed": seed, "curve": cb.rows, "train_seconds": time.time() - t0 - cb.eval_time,
             "eval_seconds": cb.eval_time}, cb.last[:64]
+
+
+def _plot_curves(runs: list[dict], path) -> None:
+    """FID against iteration (left) and the fraction of clipped coordinates (right), per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for r in runs:
+        it = [row["iteration"] for row in r["curve"]]
+        style = dict(color="C0" if r["sampler"] == "stanley" else "C1", alpha=0.8,
+                     label=f"{r['sampler']} seed {r['seed']}")
+        ax.plot(it, [row["fid"] for row in r["curve"]], marker="o", **style)
+        bx.plot(it, [row["clipped_fraction"] for row in r["curve"]], marker="o", **style)
+    ax.set(xlabel="training iteration", ylabel="FID (own Fashion-MNIST features)")
+    bx.set(xlabel="training iteration", ylabel="fraction of |grad f| > th at the samples")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main():
@@ -100,8 +131,10 @@ def main():
     png = RESULTS / f"{a.tag}-samples-{machine()}.png"
     side = torch.cat([grids["stanley"], torch.full_like(grids["stanley"][:8], 1.0), grids["ula"]])
     save_image_grid(side.nan_to_num(0.0), png, nrow=8)  # STANLEY's 64, a white row, ULA's 64
+    curves = RESULTS / f"{a.tag}-curves-{machine()}.png"
+    _plot_curves(runs, curves)
     out = write_json(a.tag, {"settings": vars(a), "runs": runs, "stanley_minus_ula": d, "targets": targets,
-                             "seconds": time.time() - t0, "figure": png.name})
+                             "seconds": time.time() - t0, "figure": png.name, "curves_figure": curves.name})
     print(out)
 
 
