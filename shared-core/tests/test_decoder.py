@@ -347,3 +347,22 @@ def test_embeddings_input_equals_token_lookup_and_positions_can_be_off():
         flat.features(tokens, z, embeddings=emb)
     with pytest.raises(ValueError, match="positions="):
         LatentConditionedDecoder(11, 16, 2, 2, 12, style="gpt", positions="no")
+
+
+def test_narrow_latents_are_the_full_width_decoder_reading_the_lifted_z():
+    """``d_latent < d_model``: the decoder equals a full-width one (same weights) fed
+    latent_in(z), the lift keeps a unit-variance z at unit variance, and z's width is checked."""
+    narrow = make(d_latent=8, **LLAMA)
+    full = make(**LLAMA)
+    full.load_state_dict({k: v for k, v in narrow.state_dict().items() if not k.startswith("latent_in")})
+    x, z = tokens(), torch.randn(2, 4, 8, generator=gen(3), dtype=torch.float64)
+    with torch.no_grad():
+        lifted = narrow.latent_in(z)
+        torch.testing.assert_close(narrow(x, z), full(x, lifted))
+        assert 0.7 < narrow.latent_in(torch.randn(4096, 1, 8, dtype=torch.float64)).std() < 1.3
+    assert narrow.latent_in.weight.shape == (D, 8)
+    assert make(d_latent=D, **LLAMA).latent_in is None  # full width: no lift, same parameters as before
+    with pytest.raises(ValueError, match="d_latent=8"):
+        narrow(x, latents())  # width D given, 8 expected
+    with pytest.raises(ValueError, match="d_latent"):
+        make(d_latent=0, **LLAMA)

@@ -47,8 +47,8 @@ from latent_ebm.ltm import GPTModule, LTMDataModule, LTMModule
 
 RUNS = RESULTS / "shakespeare-runs"
 NANOGPT_VAL_LOSS = 1.88  # nanoGPT README, the CPU recipe above
-BATCH, SEQ = 12, 64
-SIZE = dict(d_model=128, n_layers=4, n_heads=4, seq_len=SEQ, window=None)
+BATCH, SEQ = 12, 64  # nanoGPT's CPU recipe; ``--context 256`` is its GPU recipe's context
+SIZE = dict(d_model=128, n_layers=4, n_heads=4, window=None)
 
 
 def optim(iters: int) -> dict:
@@ -58,10 +58,17 @@ def optim(iters: int) -> dict:
 
 
 def run_tag(a) -> str:
-    if a.model == "gpt":
-        return f"gpt-i{a.iters}-s{a.seed}"
-    acc = "acc" if a.accumulate_grads else "frozen"
-    return f"ltm-t{a.inner_steps}-nz{a.n_latents}-{acc}-i{a.iters}-s{a.seed}"
+    return f"{_group_name(a.model, a.iters, a.context, a.inner_steps, a.n_latents, a.latent_dim, a.accumulate_grads)}-s{a.seed}"
+
+
+def _group_name(model, iters, context=SEQ, inner_steps=None, n_latents=None, latent_dim=None, acc=None) -> str:
+    """``gpt[-c<context>]-i<iters>`` / ``ltm-t<T>-nz<N>[-d<width>]-acc|frozen[-c<context>]-i<iters>``
+    (the context and latent width named only where they differ from 64 and d_model)."""
+    ctx = "" if context == SEQ else f"-c{context}"
+    if model == "gpt":
+        return f"gpt{ctx}-i{iters}"
+    width = "" if latent_dim is None else f"-d{latent_dim}"
+    return f"ltm-t{inner_steps}-nz{n_latents}{width}-{'acc' if acc else 'frozen'}{ctx}-i{iters}"
 
 
 def evaluate(model, windows: torch.Tensor, chunk: int = 256) -> dict:
@@ -109,6 +116,7 @@ class Curve(L.Callback):
 
     def __init__(self, windows: torch.Tensor, every: int, passes_per_iter: int, dump=None) -> None:
         self.windows, self.every, self.passes, self.dump = windows, every, passes_per_iter, dump
+        self.tokens_per_iter = BATCH * (windows.shape[1] - 1)
         self.rows: list[dict] = []
         self.train_s = 0.0
 
@@ -119,7 +127,7 @@ class Curve(L.Callback):
         self.train_s += time.perf_counter() - self._t
         it = trainer.global_step
         if it % self.every == 0:
-            row = {"iter": it, "tokens": it * BATCH * SEQ, "fwd_bwd_passes": it * self.passes,
+            row = {"iter": it, "tokens": it * self.tokens_per_iter, "fwd_bwd_passes": it * self.passes,
                    "train_s": round(self.train_s, 1), "lr": trainer.optimizers[0].param_groups[0]["lr"],
                    **evaluate(module, self.windows)}
             self.rows.append(row)
@@ -139,7 +147,7 @@ def samples(model, dm, windows: torch.Tensor, n: int = 3, prompt: int = 32) -> l
         z = model.infer_z(x) if isinstance(model, LTMModule) else None
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
         with torch.no_grad():
-            y = model.decoder.generate(x, z, SEQ - prompt, temperature=0.8, top_k=20)
+            y = model.decoder.generate(x, z, windows.shape[1] - 1 - prompt, temperature=0.8, top_k=20)
         out.append({"prompt": dm.decode(x[0].tolist()), "continuation": dm.decode(y[0, prompt:].tolist())})
     return out
 
@@ -147,18 +155,18 @@ def samples(model, dm, windows: torch.Tensor, n: int = 3, prompt: int = 32) -> l
 def train_one(a) -> Path:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     L.seed_everything(a.seed, verbose=False)
-    dm = LTMDataModule(dataset="tinyshakespeare", tokenizer="char", layout="first-party", seq_len=SEQ, batch_size=BATCH,
+    dm = LTMDataModule(dataset="tinyshakespeare", tokenizer="char", layout="first-party", seq_len=a.context, batch_size=BATCH,
                        train_stride=1, corpus_seed=a.seed)
     dm.setup()
     val = dm.splits["validation"]
-    windows = torch.stack([val[i]["x"] for i in range(len(val))])  # (1742, 65)
+    windows = torch.stack([val[i]["x"] for i in range(len(val))])  # context 64: (1742, 65)
     curve_windows = windows[torch.linspace(0, len(windows) - 1, a.curve_windows).long()]
-    common = dict(vocab_size=dm.vocab_size, **SIZE, optim=optim(a.iters))
+    common = dict(vocab_size=dm.vocab_size, **SIZE, seq_len=a.context, optim=optim(a.iters))
     if a.model == "gpt":
         model, passes = GPTModule(**common), 1
     else:
         fast = {"steps": a.inner_steps, "accumulate_grads": a.accumulate_grads}
-        model = LTMModule(**common, n_latents=a.n_latents, fast=fast, seed=a.seed)
+        model = LTMModule(**common, n_latents=a.n_latents, latent_dim=a.latent_dim, fast=fast, seed=a.seed)
         passes = a.inner_steps + 1
     n_params = sum(p.numel() for p in model.parameters())
     runs = Path(a.runs_dir)
@@ -170,7 +178,9 @@ def train_one(a) -> Path:
         row = {"tag": run_tag(a), "model": a.model, "seed": a.seed, "iters": a.iters, "params": n_params,
                "inner_steps": a.inner_steps if a.model == "ltm" else None,
                "accumulate_grads": a.accumulate_grads if a.model == "ltm" else None,
-               "n_latents": a.n_latents if a.model == "ltm" else None, "tokens": a.iters * BATCH * SEQ,
+               "n_latents": a.n_latents if a.model == "ltm" else None,
+               "latent_dim": a.latent_dim if a.model == "ltm" else None, "context": a.context,
+               "tokens": a.iters * BATCH * a.context,
                "passes_per_iter": passes, "fwd_bwd_passes": a.iters * passes, "complete": final is not None,
                "iters_done": curve.rows[-1]["iter"] if curve.rows else 0, "train_s": round(curve.train_s, 1),
                "wall_s": round(time.perf_counter() - t0, 1), "val_windows": len(windows), "final": final,
@@ -190,10 +200,13 @@ def train_one(a) -> Path:
 # ---- summary ---------------------------------------------------------------------------------------
 
 def _group(r: dict) -> str:
-    if r["model"] == "gpt":
-        return f"gpt-i{r['iters']}"
-    acc = "acc" if r["accumulate_grads"] else "frozen"
-    return f"ltm-t{r['inner_steps']}-nz{r['n_latents']}-{acc}-i{r['iters']}"
+    return _group_name(r["model"], r["iters"], r.get("context", SEQ), r["inner_steps"], r["n_latents"],
+                       r.get("latent_dim"), r["accumulate_grads"])
+
+
+def _partner(r: dict) -> str:
+    """The GPT group an LTM run is compared with: same context, same iterations."""
+    return _group_name("gpt", r["iters"], r.get("context", SEQ))
 
 
 def _score(r: dict) -> float:
@@ -225,7 +238,7 @@ def _paired(groups: dict, a: str, b: str) -> dict | None:
 
     ra, rb = ({r["seed"]: val(r) for r in groups[g]} for g in (a, b))
     seeds = sorted(ra.keys() & rb.keys())
-    base = {"iter": it, "tokens": it * BATCH * SEQ, "windows": "all validation" if complete else "curve windows",
+    base = {"iter": it, "tokens": it * BATCH * groups[a][0].get("context", SEQ), "windows": "all validation" if complete else "curve windows",
             "seeds": seeds, "diffs": [ra[s] - rb[s] for s in seeds], "a": [ra[s] for s in seeds], "b": [rb[s] for s in seeds]}
     if len(seeds) < 2:
         return {**base, "note": "fewer than 2 shared seeds: no paired test"}
@@ -263,10 +276,11 @@ def summarize() -> None:
                 entry[k] = [x[k] for x in last]
         entry["mean"] = {k: float(np.mean(v)) for k, v in entry.items() if k.endswith(("loss", "char"))}
         table[g] = entry
+    partner = {g: _partner(rs[0]) for g, rs in groups.items()}
     paired = {}
     for g in groups:
         if g.startswith("ltm"):
-            gpt = f"gpt-i{g.rsplit('-i', 1)[1]}"
+            gpt = partner[g]
             # prefix-conditional loss, LTM - GPT, on the same scored characters (negative: LTM lower)
             paired[f"{g} vs {gpt}: prefix loss"] = _paired(groups, g, gpt)
     for t in (4, 16):
@@ -280,7 +294,7 @@ def summarize() -> None:
     for g, rs in groups.items():
         if not g.startswith("ltm"):
             continue
-        gpt = {r["seed"]: r for r in groups.get(f"gpt-i{g.rsplit('-i', 1)[1]}", [])}
+        gpt = {r["seed"]: r for r in groups.get(partner[g], [])}
         rows = []
         for r in rs:
             if r["seed"] in gpt:
@@ -299,7 +313,7 @@ def summarize() -> None:
     for g, rs in groups.items():
         if not g.startswith("ltm"):
             continue
-        gpt = {r["seed"]: r for r in groups.get(f"gpt-i{g.rsplit('-i', 1)[1]}", [])}
+        gpt = {r["seed"]: r for r in groups.get(partner[g], [])}
         rows = []
         for r in rs:
             if r["seed"] not in gpt:
@@ -328,7 +342,7 @@ def summarize() -> None:
          "note": "run" if t16 else "not run: T_fast=16 did not fit the time on the shared CPU"},
     ]
     for g in sorted(groups):
-        c = paired.get(f"{g} vs gpt-i2000: prefix loss")
+        c = paired.get(f"{g} vs {partner[g]}: prefix loss")
         if c:
             targets.append({"name": f"{g}: prefix-conditional loss below GPT's at equal tokens (iter {c['iter']}, "
                                     f"{c['windows']}), in the mean and every seed",
@@ -409,6 +423,8 @@ def main() -> None:
     p.add_argument("--inner-steps", type=int, default=4)
     p.add_argument("--n-latents", type=int, default=4)
     p.add_argument("--accumulate-grads", action="store_true")
+    p.add_argument("--latent-dim", type=int, default=None, help="width of each latent vector (default d_model)")
+    p.add_argument("--context", type=int, default=SEQ, help="characters per window (64: nanoGPT's CPU recipe)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--curve-windows", type=int, default=256)
     p.add_argument("--summarize", action="store_true")

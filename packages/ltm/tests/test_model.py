@@ -53,3 +53,16 @@ def test_elbo_bounds_the_exact_likelihood_of_a_z_free_decoder():
     exact = model.token_nll(x, torch.zeros(2, 4, 16)).sum(1)
     torch.testing.assert_close(nll, exact)
     assert (kl >= 0).all() and (kl < 0.05 * local.mu[0].numel()).all()
+
+
+def test_narrow_latents_shape_the_posterior_and_cost_only_the_lift():
+    """``latent_dim`` < d_model: q's parameters and z have that width, and the model differs
+    from the full-width one by the lift alone (d_model x latent_dim parameters)."""
+    torch.manual_seed(0)
+    narrow = LTMModule(**SMALL, window=4, n_latents=4, latent_dim=4, fast={"steps": 2})
+    full = LTMModule(**SMALL, window=4, n_latents=4)
+    x = torch.randint(0, 17, (2, 24))
+    local = narrow.fit_local(x, 2)
+    assert local.mu.shape == (2, 4, 4) and narrow.infer_z(x[:, :8]).shape == (2, 4, 4)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(narrow) - n(full) == 16 * 4

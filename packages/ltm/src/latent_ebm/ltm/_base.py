@@ -33,13 +33,15 @@ class LanguageModelMixin:
     def _build_decoder(
         self, *, vocab_size: int, d_model: int, n_layers: int, n_heads: int, seq_len: int, window: int | None,
         cross_attention: bool, n_latents: int | None, prefix_fraction: float, max_new_tokens: int,
-        temperature: float, top_k: int | None, top_p: float | None,
+        temperature: float, top_k: int | None, top_p: float | None, latent_dim: int | None = None,
     ) -> None:
         """Check the model / evaluation / generation settings and build the Llama-style decoder
         (sliding-window self-attention, and with ``cross_attention`` one group of
-        n_latents / n_layers latent thought vectors per layer)."""
+        n_latents / n_layers latent thought vectors per layer, each of width ``latent_dim``,
+        d_model when None)."""
         check_int("seq_len", seq_len, low=2)
         check_int("window", window, low=1, high=seq_len, allow_none=True)
+        check_int("latent_dim", latent_dim, low=1, allow_none=True)
         if n_latents is not None:
             require("n_latents", n_latents, isinstance(n_latents, int) and not isinstance(n_latents, bool)
                     and n_latents >= 1 and isinstance(n_layers, int) and n_latents % n_layers == 0,
@@ -53,6 +55,7 @@ class LanguageModelMixin:
         self.decoder = LatentConditionedDecoder(
             vocab_size, d_model, n_layers, n_heads, seq_len, cross_attention=cross_attention,
             latent_groups="per_layer", n_latents=n_latents if cross_attention else None, window=window, style="llama",
+            d_latent=latent_dim,
         )
         self.val_nll_cont = MeanMetric()  # per-token NLL of the continuation (prefix-conditional PPL)
 

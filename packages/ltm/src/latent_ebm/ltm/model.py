@@ -57,7 +57,9 @@ class LTMModule(LanguageModelMixin, DualRateModule):
     """Latent Thought Model with dual-rate training.
 
     Args (model): vocab_size, d_model, n_layers, n_heads, seq_len (max context), window (sliding
-        self-attention window k; paper 256), n_latents (N_z, total over layers).
+        self-attention window k; paper 256), n_latents (N_z, total over layers), latent_dim (the
+        width of each latent vector; None: d_model as in the paper; narrower latents are lifted
+        to d_model by one linear map, see the core decoder's ``d_latent``).
     Args (evaluation / generation): prefix_fraction (share of a block the prefix PPL conditions
         on), max_new_tokens, temperature (0: greedy), top_k, top_p, z_source (``posterior``: z
         inferred from the prompt; ``prior``: z ~ N(0, I)).
@@ -78,6 +80,7 @@ class LTMModule(LanguageModelMixin, DualRateModule):
         seq_len: int = 64,
         window: int | None = 8,
         n_latents: int = 4,
+        latent_dim: int | None = None,
         prefix_fraction: float = 0.5,
         max_new_tokens: int = 32,
         temperature: float = 1.0,
@@ -95,9 +98,10 @@ class LTMModule(LanguageModelMixin, DualRateModule):
         self._build_decoder(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads, seq_len=seq_len, window=window,
             cross_attention=True, n_latents=n_latents, prefix_fraction=prefix_fraction, max_new_tokens=max_new_tokens,
-            temperature=temperature, top_k=top_k, top_p=top_p,
+            temperature=temperature, top_k=top_k, top_p=top_p, latent_dim=latent_dim,
         )
-        self.latent_shape = (n_latents, d_model)  # z: N_z vectors of width d, N_z / L per layer
+        # z: N_z vectors of width latent_dim (d_model by default), N_z / L per layer
+        self.latent_shape = (n_latents, d_model if latent_dim is None else latent_dim)
 
     # ---- the base's hooks ------------------------------------------------------------------------
 

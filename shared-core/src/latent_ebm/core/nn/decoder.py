@@ -67,6 +67,10 @@ class LatentConditionedDecoder(nn.Module):
         init_std: std of the normal init.
         positions: ``style="gpt"`` only: learned absolute position embeddings (True) or none
             (False; LPT-RL). The llama style always uses RoPE.
+        d_latent: width of each latent vector; None: d_model. A narrower z is lifted to d_model by
+            one shared bias-free linear map before the cross-attentions' key/value projections
+            (a rank-d_latent factorisation of them, so it limits what z can carry, not how),
+            initialised N(0, 1 / d_latent) so that a unit-variance z arrives at unit variance.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class LatentConditionedDecoder(nn.Module):
         tie_weights: bool = True,
         init_std: float = 0.02,
         positions: bool = True,
+        d_latent: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -125,6 +130,8 @@ class LatentConditionedDecoder(nn.Module):
                 latent_rope,
                 max_seq_len,
             )
+        if d_latent is not None:
+            _positive_int("d_latent", d_latent)
         if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
             raise ValueError(f"dropout={dropout!r} is not allowed; it must be a number in [0, 1)")
         if not (isinstance(init_std, int | float) and init_std > 0):
@@ -149,6 +156,12 @@ class LatentConditionedDecoder(nn.Module):
             raise ValueError(f"positions={positions!r} is not allowed; it must be True or False")
         self.pos_emb = nn.Embedding(max_seq_len, d_model) if style == "gpt" and positions else None
         self.emb_dropout = nn.Dropout(dropout)
+        self.d_latent = d_model if d_latent is None else d_latent
+        self.latent_in = (
+            nn.Linear(self.d_latent, d_model, bias=False)
+            if cross_attention and self.d_latent != d_model
+            else None
+        )
         self.latent_norm = nn.LayerNorm(d_model) if latent_norm and cross_attention else None
         self.blocks = nn.ModuleList(
             DecoderBlock(
@@ -163,6 +176,8 @@ class LatentConditionedDecoder(nn.Module):
             self.register_buffer("rope_cos", cos, persistent=False)  # (max_seq_len, hd/2)
             self.register_buffer("rope_sin", sin, persistent=False)
         self._init_weights(init_std)
+        if self.latent_in is not None:  # unit-variance lift: the cross-attentions see z at d_model's scale
+            nn.init.normal_(self.latent_in.weight, 0.0, self.d_latent**-0.5)
         if tie_weights:
             self.lm_head.weight = self.tok_emb.weight
 
@@ -244,12 +259,12 @@ class LatentConditionedDecoder(nn.Module):
             not isinstance(z, Tensor)
             or z.dim() != 3
             or z.shape[0] != batch
-            or z.shape[2] != self.d_model
+            or z.shape[2] != self.d_latent
             or not z.is_floating_point()
         ):
             desc = f"shape {tuple(z.shape)}" if isinstance(z, Tensor) else repr(z)
             raise ValueError(
-                f"z ({desc}) is not allowed; it must be a floating tensor (B={batch}, N_z, d_model={self.d_model})"
+                f"z ({desc}) is not allowed; it must be a floating tensor (B={batch}, N_z, d_latent={self.d_latent})"
             )
         n = z.shape[1]
         if self.n_latents is not None and n != self.n_latents:
@@ -290,6 +305,8 @@ class LatentConditionedDecoder(nn.Module):
         if cache is not None and cache.latent[0] is not None:
             return cache.latent
         z = self._check_z(z, batch)
+        if self.latent_in is not None:
+            z = self.latent_in(z)
         if self.latent_norm is not None:
             z = self.latent_norm(z)
         n = z.shape[1]
