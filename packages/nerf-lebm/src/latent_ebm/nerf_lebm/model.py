@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from latent_ebm.core.checks import check_choice, check_int, check_real
+from latent_ebm.core.checks import check_choice
 from latent_ebm.core.lightning import ChainConfig, Diagnostics, LatentEBMModule, OptimConfig
 from latent_ebm.core.samplers import LangevinSchedule
 
@@ -39,16 +39,10 @@ PRIOR_OPTIM = OptimConfig(lr=2e-4, algorithm="adam", betas=(0.9, 0.999))
 class NeRFLEBMModule(SceneMixin, LatentEBMModule):
     """A generative radiance field with latent EBM priors on z_shape and z_app.
 
-    Args (model): image_size, shape_dim, app_dim (latents), field (``nerf``: GRAF-style MLP with
-        positional encoding; ``siren``: pi-GAN FiLM-SIREN), width, depth, pe_x, pe_d, map_hidden,
-        sphere_radius (project z onto a sphere of this radius before mapping, official code 30;
-        None: off), near, far, n_samples, n_importance (hierarchical samples), fov_deg,
-        camera_radius (distance of look-at cameras for the pose latent and the turntable),
-        background (grey level behind the scene), obs_sigma (sigma of the pixel likelihood),
-        rays_per_image (random rays per image in training; None: all), pose (``known``: the batch's
-        poses; ``unknown``: a latent with a uniform prior on azimuth and elevation_deg), prior
-        (``ebm`` | ``gaussian``), prior_hidden_shape, prior_hidden_app, prior_reference (keep the
-        N(0, I) factor; False follows the official MCMC code), turntable_views (predict).
+    Args (model): the scene settings of :class:`~latent_ebm.nerf_lebm.scene.SceneMixin` (image_size
+        ... turntable_views, forwarded as ``**scene``), pose (``known``: the batch's poses;
+        ``unknown``: a latent with a uniform prior on azimuth and elevation_deg), prior_reference
+        (keep the N(0, I) factor; False follows the official MCMC code).
     Args (the core's groups): posterior, prior_langevin, eval_posterior, optim, prior_optim,
         chains, init_noise, seed.
     """
@@ -56,32 +50,9 @@ class NeRFLEBMModule(SceneMixin, LatentEBMModule):
     def __init__(
         self,
         *,
-        image_size: int = 32,
-        shape_dim: int = 16,
-        app_dim: int = 16,
-        field: Literal["nerf", "siren"] = "nerf",
-        width: int = 64,
-        depth: int = 4,
-        pe_x: int = 6,
-        pe_d: int = 2,
-        map_hidden: int = 64,
-        sphere_radius: float | None = None,
-        near: float = 7.5,
-        far: float = 12.5,
-        n_samples: int = 16,
-        n_importance: int = 0,
-        fov_deg: float = 30.0,
-        camera_radius: float = 10.0,
-        background: float = 0.0,
-        obs_sigma: float = 0.1,
-        rays_per_image: int | None = 128,
         pose: Literal["known", "unknown"] = "known",
         elevation_deg: tuple[float, float] = (10.0, 60.0),
-        prior: Literal["ebm", "gaussian"] = "ebm",
-        prior_hidden_shape: int = 64,
-        prior_hidden_app: int = 64,
         prior_reference: bool = True,
-        turntable_views: int = 8,
         posterior: LangevinSchedule = POSTERIOR,
         prior_langevin: LangevinSchedule = PRIOR_LANGEVIN,
         eval_posterior: LangevinSchedule | None = None,
@@ -90,24 +61,19 @@ class NeRFLEBMModule(SceneMixin, LatentEBMModule):
         chains: ChainConfig = ChainConfig(),
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
+        **scene: Any,
     ) -> None:
         super().__init__(posterior=posterior, prior_langevin=prior_langevin, eval_posterior=eval_posterior,
-                         optim=optim, prior_optim=prior_optim, chains=chains, init_noise=init_noise, seed=seed)
-        self.save_hyperparameters()
-        self.check_scene_settings()
+                         optim=optim, prior_optim=prior_optim, chains=chains, init_noise=init_noise, seed=seed,
+                         **scene)
         check_choice("pose", pose, ("known", "unknown"))
-        check_choice("prior", prior, ("ebm", "gaussian"))
-        check_int("prior_hidden_shape", prior_hidden_shape, low=1)
-        check_int("prior_hidden_app", prior_hidden_app, low=1)
-        check_int("turntable_views", turntable_views, low=1)
-        check_real("camera_radius", camera_radius, low=0.0, low_open=True)
-        self.generator = self.build_generator()
+        h = self.hparams
         unknown = pose == "unknown"
-        self.prior = (SceneEnergyPrior(shape_dim, app_dim, hidden_shape=prior_hidden_shape, hidden_app=prior_hidden_app,
-                                       pose=unknown, elevation_deg=tuple(elevation_deg), reference=prior_reference,
-                                       schedule=self.prior_schedule)
-                      if prior == "ebm" else SceneGaussianPrior(shape_dim, app_dim, pose=unknown,
-                                                                elevation_deg=tuple(elevation_deg)))
+        self.prior = (SceneEnergyPrior(h.shape_dim, h.app_dim, hidden_shape=h.prior_hidden_shape,
+                                       hidden_app=h.prior_hidden_app, pose=unknown, elevation_deg=tuple(elevation_deg),
+                                       reference=prior_reference, schedule=self.prior_schedule)
+                      if h.prior == "ebm" else SceneGaussianPrior(h.shape_dim, h.app_dim, pose=unknown,
+                                                                  elevation_deg=tuple(elevation_deg)))
 
     # ---- the base's hooks ---------------------------------------------------------------------
     def split_batch(self, batch: Any) -> tuple[dict[str, Tensor], Tensor | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -29,10 +29,59 @@ def psnr(pred: Tensor, target: Tensor) -> Tensor:
 
 
 class SceneMixin:
-    """Camera, likelihood and outputs of a scene model; ``hparams`` carry the settings checked by
-    :meth:`check_scene_settings` and ``self.generator`` is built by :meth:`build_generator`."""
+    """The settings, camera, likelihood and outputs that the MCMC model and the VI module share.
+
+    Put first among the bases of a LightningModule (``class M(SceneMixin, LatentEBMModule)``): its
+    constructor takes the scene settings below, passes everything else on to the next base, saves
+    the hyperparameters of the whole constructor chain (Lightning walks the ``__init__`` frames, so
+    the subclass's own arguments land in ``hparams`` too), checks them and builds ``self.generator``.
+    The subclass forwards them with ``**scene`` and keeps the YAML keys flat
+    (``model.init_args.image_size``), which LightningCLI resolves through ``super().__init__``.
+
+    Args: image_size, shape_dim, app_dim (latents), field (``nerf``: GRAF-style MLP with positional
+        encoding; ``siren``: pi-GAN FiLM-SIREN), width, depth, pe_x, pe_d, map_hidden,
+        sphere_radius (project z onto a sphere of this radius before mapping, official code 30;
+        None: off), near, far, n_samples, n_importance (hierarchical samples), fov_deg,
+        camera_radius (distance of look-at cameras for the pose latent and the turntable),
+        background (grey level behind the scene), obs_sigma (sigma of the pixel likelihood),
+        rays_per_image (random rays per image in training; None: all), prior (``ebm`` |
+        ``gaussian``), prior_hidden_shape, prior_hidden_app (EBM widths), turntable_views (predict).
+    """
 
     hparams: Any
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 32,
+        shape_dim: int = 16,
+        app_dim: int = 16,
+        field: Literal["nerf", "siren"] = "nerf",
+        width: int = 64,
+        depth: int = 4,
+        pe_x: int = 6,
+        pe_d: int = 2,
+        map_hidden: int = 64,
+        sphere_radius: float | None = None,
+        near: float = 7.5,
+        far: float = 12.5,
+        n_samples: int = 16,
+        n_importance: int = 0,
+        fov_deg: float = 30.0,
+        camera_radius: float = 10.0,
+        background: float = 0.0,
+        obs_sigma: float = 0.1,
+        rays_per_image: int | None = 128,
+        prior: Literal["ebm", "gaussian"] = "ebm",
+        prior_hidden_shape: int = 64,
+        prior_hidden_app: int = 64,
+        turntable_views: int = 8,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters()
+        self.check_scene_settings()
+        self.generator = self.build_generator()
 
     def check_scene_settings(self) -> None:
         h = self.hparams
@@ -48,6 +97,11 @@ class SceneMixin:
         check_real("near", h.near, low=0.0)
         require("near", h.near, h.near < h.far, f"it must be below far={h.far}")
         check_real("background", h.background, low=0.0, high=1.0)
+        check_real("camera_radius", h.camera_radius, low=0.0, low_open=True)
+        check_choice("prior", h.prior, ("ebm", "gaussian"))
+        check_int("prior_hidden_shape", h.prior_hidden_shape, low=1)
+        check_int("prior_hidden_app", h.prior_hidden_app, low=1)
+        check_int("turntable_views", h.turntable_views, low=1)
 
     def build_generator(self) -> SceneGenerator:
         h = self.hparams

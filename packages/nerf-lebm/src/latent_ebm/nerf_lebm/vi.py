@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from latent_ebm.core.checks import check_choice, check_int
+from latent_ebm.core.checks import check_int
 from latent_ebm.core.lightning import OptimConfig, SeededModule
 from latent_ebm.core.nn import gaussian_kl
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
@@ -36,59 +36,33 @@ PRIOR_OPTIM = OptimConfig(lr=2e-4, algorithm="adam", betas=(0.9, 0.999))
 class NeRFVAEModule(SceneMixin, SeededModule):
     """The VI alternative: encoder + the same scene generator and priors as :class:`NeRFLEBMModule`.
 
-    Args: the scene settings of ``NeRFLEBMModule`` (image_size ... rays_per_image), prior
-        (``ebm`` | ``gaussian``: a plain VAE), prior_hidden_shape, prior_hidden_app, encoder_width,
-        turntable_views; groups prior_langevin, optim (generator + encoder), prior_optim; seed.
+    Args: the scene settings of :class:`~latent_ebm.nerf_lebm.scene.SceneMixin` (image_size ...
+        turntable_views, ``prior: gaussian`` is a plain VAE; forwarded as ``**scene``),
+        encoder_width; groups prior_langevin, optim (generator + encoder), prior_optim; seed.
     """
 
     def __init__(
         self,
         *,
-        image_size: int = 32,
-        shape_dim: int = 16,
-        app_dim: int = 16,
-        field: Literal["nerf", "siren"] = "nerf",
-        width: int = 64,
-        depth: int = 4,
-        pe_x: int = 6,
-        pe_d: int = 2,
-        map_hidden: int = 64,
-        sphere_radius: float | None = None,
-        near: float = 7.5,
-        far: float = 12.5,
-        n_samples: int = 16,
-        n_importance: int = 0,
-        fov_deg: float = 30.0,
-        camera_radius: float = 10.0,
-        background: float = 0.0,
-        obs_sigma: float = 0.1,
-        rays_per_image: int | None = 128,
-        prior: Literal["ebm", "gaussian"] = "ebm",
-        prior_hidden_shape: int = 64,
-        prior_hidden_app: int = 64,
         encoder_width: int = 32,
-        turntable_views: int = 8,
         prior_langevin: LangevinSchedule = PRIOR_LANGEVIN,
         optim: OptimConfig = OPTIM,
         prior_optim: OptimConfig = PRIOR_OPTIM,
         init_noise: Literal["rank", "example"] = "rank",
         seed: int | None = None,
+        **scene: Any,
     ) -> None:
-        super().__init__(init_noise=init_noise, seed=seed)
+        super().__init__(init_noise=init_noise, seed=seed, **scene)
         self.automatic_optimization = False
         self.prior_schedule = self.group(LangevinSchedule, prior_langevin, "prior_langevin")
         self.optim = self.group(OptimConfig, optim, "optim")
         self.prior_optim = self.group(OptimConfig, prior_optim, "prior_optim")
-        self.save_hyperparameters()
-        self.check_scene_settings()
-        check_choice("prior", prior, ("ebm", "gaussian"))
         check_int("encoder_width", encoder_width, low=1)
-        check_int("turntable_views", turntable_views, low=1)
-        self.generator = self.build_generator()
-        self.encoder = Encoder(shape_dim + app_dim, image_size, encoder_width)
-        self.prior = (SceneEnergyPrior(shape_dim, app_dim, hidden_shape=prior_hidden_shape, hidden_app=prior_hidden_app,
-                                       schedule=self.prior_schedule)
-                      if prior == "ebm" else SceneGaussianPrior(shape_dim, app_dim))
+        h = self.hparams
+        self.encoder = Encoder(h.shape_dim + h.app_dim, h.image_size, encoder_width)
+        self.prior = (SceneEnergyPrior(h.shape_dim, h.app_dim, hidden_shape=h.prior_hidden_shape,
+                                       hidden_app=h.prior_hidden_app, schedule=self.prior_schedule)
+                      if h.prior == "ebm" else SceneGaussianPrior(h.shape_dim, h.app_dim))
 
     @property
     def ebm(self) -> bool:
