@@ -60,7 +60,7 @@ class SequenceBCModule(SeededModule):
             return
         if dm.env != self.hparams.env:
             raise not_allowed("data.env", dm.env, f"the model was built for env={self.hparams.env!r}")
-        if stage == "fit" and not bool(self.stats_set):
+        if stage == "fit" and not bool(self.stats_set) and self.spec.normalize_obs:
             dm.setup(stage)
             mean, std = dm.train_set.obs_stats()
             self.obs_mean.copy_(mean)
@@ -136,4 +136,7 @@ class SequenceBCModule(SeededModule):
         n = self.hparams.test_episodes
         if n:
             out = self.evaluate(n, seed=10_000)
-            self.log_dict({"test/return": float(out["returns"].mean()), "test/score": float(out["scores"].mean())})
+            logs = {"test/return": float(out["returns"].mean()), "test/score": float(out["scores"].mean())}
+            if self.hparams.env == "connect4":
+                logs["test/win_rate"] = out["win_rate"]
+            self.log_dict(logs)

@@ -1,4 +1,4 @@
-"""Offline trajectories: generated here (chain, pendulum) or read from a D4RL-format file.
+"""Offline trajectories: generated here (chain, pendulum, connect4) or read from a D4RL-format file.
 
 A dataset is D4RL's flat layout (``observations`` (N, ds), ``actions`` (N, da), ``rewards``
 (N,), ``terminals`` (N,), ``timeouts`` (N,)), saved as ``.npz``; generated ones are cached under the
@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from latent_ebm.core.checks import check_int, check_real, not_allowed
 from latent_ebm.core.data import artifact_dir
 
+from .connect4 import connect4_dataset
 from .envs import ChainMDP, env_spec, make_env, pendulum_controller
 
 __all__ = ["LPTRLDataModule", "TrajectoryDataset", "chain_dataset", "load_d4rl", "pendulum_dataset", "split_episodes"]
@@ -157,7 +158,7 @@ class _Targets(Dataset):
 class LPTRLDataModule(L.LightningDataModule):
     """Train / validation splits of an offline dataset (test = validation: there is no third split).
 
-    Args: env (``chain``, ``pendulum``, ``hopper``, ``walker2d``), n_episodes (generated
+    Args: env (``chain``, ``pendulum``, ``connect4``, ``hopper``, ``walker2d``), n_episodes (generated
         datasets), path (a D4RL-format ``.npz``; required for hopper/walker2d, optional
         otherwise), val_fraction, batch_size (whole episodes; the LPT code: 500), seed,
         predict_n (episodes ``predict`` rolls out, at targets spread over the data's returns).
@@ -197,7 +198,7 @@ class LPTRLDataModule(L.LightningDataModule):
         cache = self.cache_path()
         if cache.is_file():
             return load_d4rl(cache)
-        data = pendulum_dataset(h.n_episodes, h.seed)
+        data = (connect4_dataset if h.env == "connect4" else pendulum_dataset)(h.n_episodes, h.seed)
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")

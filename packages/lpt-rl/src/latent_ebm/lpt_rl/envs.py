@@ -7,6 +7,10 @@
 - ``pendulum``: gymnasium ``Pendulum-v1`` (classic control, no MuJoCo); offline data from a
   swing-up controller (energy pumping, then a PD balance) mixed per step with uniform random
   torques at a per-episode skill in [0, 1], so returns spread from about -1200 to -140.
+- ``connect4``: Connect Four against ESPER's stochastic opponent (``connect4.py``, engine written
+  here); the return is the outcome (+1 win, 0 draw, -1 loss); offline data from ESPER's 50/50
+  mixture of an exploiting and a searching policy. Observations are {0, 1} stone planes and are
+  not z-scored (a cell never filled in the data would otherwise blow up at test time).
 - ``hopper`` / ``walker2d``: gymnasium ``Hopper-v5`` / ``Walker2d-v5`` (MuJoCo) for the paper's
   locomotion settings; bring the offline data as a D4RL-format file (``data.path``).
 
@@ -45,12 +49,15 @@ class EnvSpec:
     ref_min: float
     ref_max: float
     gym_id: str | None = None
+    normalize_obs: bool = True
 
 
 ENVS: dict[str, EnvSpec] = {
     "chain": EnvSpec("chain", 2, 1, 4, 1.0, 1.0, 1.0, 0.0, 1.0),
     # references: uniform random torques and the swing-up controller, 100 episodes each (seeds 0..99)
     "pendulum": EnvSpec("pendulum", 3, 1, 200, 2.0, 1000.0, -140.0, -1230.0, -150.0, "Pendulum-v1"),
+    # outcome +1 / 0 / -1; score 0 = always lose, 100 = always win; y* = a win (the paper's Tab. 4)
+    "connect4": EnvSpec("connect4", 84, 7, 21, 1.0, 1.0, 1.0, -1.0, 1.0, normalize_obs=False),
     # D4RL infos.py min/max; targets from the LPT code's config.py (hopper 3600, walker2d 5000)
     "hopper": EnvSpec("hopper", 11, 3, 1000, 1.0, 1000.0, 3600.0, -20.272305, 3234.3, "Hopper-v5"),
     "walker2d": EnvSpec("walker2d", 17, 6, 1000, 1.0, 1000.0, 5000.0, 1.629008, 4592.3, "Walker2d-v5"),
@@ -102,9 +109,13 @@ class ChainMDP:
 
 
 def make_env(name: str):
-    """A fresh environment: :class:`ChainMDP` or the gymnasium env of the spec (``gymnasium`` and,
+    """A fresh environment: :class:`ChainMDP`, :class:`~.connect4.Connect4Env` or the gymnasium env of the spec (``gymnasium`` and,
     for Hopper/Walker2d, ``mujoco`` must be installed: the ``[envs]`` extra)."""
     spec = env_spec(name)
+    if name == "connect4":
+        from .connect4 import Connect4Env
+
+        return Connect4Env()
     if spec.gym_id is None:
         return ChainMDP()
     try:
@@ -139,7 +150,8 @@ def rollout(env: str, policy: Policy, n_episodes: int, *, seed: int = 0, max_ste
     ``policy(obs_hist (N, t, obs_dim), act_hist (N, t - 1, act_dim), active (N,) bool)`` returns
     actions (N, act_dim) in [-1, 1] for every episode (rows of finished ones are ignored); it
     sees raw observations and the model-scale actions it took. Episode i is reset with seed
-    ``seed + i``. Returns {"returns" (N,), "lengths" (N,), "obs" (N, T, obs_dim) as visited}.
+    ``seed + i``. Returns {"returns" (N,), "lengths" (N,), "obs" (N, T, obs_dim) as visited,
+    "win_rate" (the fraction of episodes with a positive return: Connect Four's score)}.
     """
     check_int("n_episodes", n_episodes, low=1)
     spec = env_spec(env)
@@ -169,4 +181,4 @@ def rollout(env: str, policy: Policy, n_episodes: int, *, seed: int = 0, max_ste
             break
     for e in envs:
         e.close()
-    return {"returns": returns, "lengths": lengths, "obs": obs_hist}
+    return {"returns": returns, "lengths": lengths, "obs": obs_hist, "win_rate": float((returns > 0).mean())}

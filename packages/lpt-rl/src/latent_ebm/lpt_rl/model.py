@@ -23,7 +23,10 @@ Decisions on the official code's quirks (numbered as in the notes ``papers/lpt-r
  4. Chains are the core's per-example store: checkpointed, resumed exactly, gathered under DDP.
  5. Posterior steps: 3 as the code (``posterior.n_steps``; the paper says 2).
  6. Attention is SDPA with a band mask (no flash-attn); scale 1/sqrt(head dim), not the code's 1.0.
- 7./9. No file-layout or Connect Four code is involved.
+ 7. No file layout is involved.
+ 9. Connect Four (no code released): actions are 2 onehot - 1 over the 7 columns under the same
+    Gaussian/tanh head; the environment plays the legal column with the highest output
+    (``connect4.py``). A categorical head would be the other reading; this one keeps one model.
  8. Training length is set in steps/epochs by the Trainer, not scaled by the trajectory count.
 Energies follow the code: sums of squares without 1/2, i.e. action and return precision 2; the
 code's training loss is the masked mean action MSE + 0.25 x return MSE (``return_weight``).
@@ -153,7 +156,7 @@ class LPTRLModule(LatentEBMModule):
             if self.chain_config.persistent and self.chain_config.n_examples < n:
                 raise not_allowed("model.chains.n_examples", self.chain_config.n_examples,
                                   f"it must be at least the training split's size, {n} episodes")
-        if stage == "fit" and not bool(self.stats_set):
+        if stage == "fit" and not bool(self.stats_set) and self.spec.normalize_obs:
             mean, std = dm.train_set.obs_stats()
             self.obs_mean.copy_(mean)
             self.obs_std.copy_(std)
@@ -287,8 +290,10 @@ class LPTRLModule(LatentEBMModule):
         if n == 0 or (self._trainer is not None and self.trainer.sanity_checking):
             return
         out = self.evaluate(n, seed=10_000)
-        self.log_dict({f"{stage}/return": float(out["returns"].mean()), f"{stage}/score": float(out["scores"].mean())},
-                      sync_dist=False)
+        logs = {f"{stage}/return": float(out["returns"].mean()), f"{stage}/score": float(out["scores"].mean())}
+        if self.hparams.env == "connect4":
+            logs[f"{stage}/win_rate"] = out["win_rate"]
+        self.log_dict(logs, sync_dist=False)
 
     def on_validation_epoch_end(self) -> None:
         self._log_rollouts("val", self.hparams.val_episodes)
