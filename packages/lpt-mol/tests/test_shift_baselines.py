@@ -184,3 +184,59 @@ def test_data_only_and_latent_only_switches(zinc_dm, monkeypatch):
     assert torch.equal(decoded[0], torch.stack([stored, stored]))
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert torch.equal(state.latents["CCN"], stored)  # a design carries the latent it was decoded from
+
+
+def test_objectives_give_vector_targets_and_the_oracle_only_ranks(zinc_dm, monkeypatch, tmp_path):
+    """Multi-objective design (DSO): the oracle's scalar ranks the pool, the per-property values of
+    ``objectives`` are the chains' targets (+ one shift per property) and the refit's labels."""
+    import latent_ebm.lpt_mol.shift as shift
+
+    model = LPTMolModule(**{**TINY, "properties": ("qed", "sa")}, phase="finetune")
+    model.vocab_state = zinc_dm.vocab.state_dict()
+    vocab = SelfiesVocab.from_state(model.vocab_state)
+    table = {"CCO": (0.4, 2.0), "c1ccccc1": (0.5, 1.0), "CCN": (0.3, 3.0), "CCCl": (0.6, 4.0)}
+    seen = {}
+
+    def fake_design(model, vocab, target, n, *, schedule, top_k, temperature, u0, generator):
+        seen["target"] = target.clone()
+        return ["CCN", "CCCl"], u0
+
+    monkeypatch.setattr(shift, "design", fake_design)
+    fitted = []
+    monkeypatch.setattr(shift, "TokenDataset", lambda x, y: fitted.append(y) or pytest.skip("refit reached"))
+    rank = {"CCN": 5.0, "CCCl": -1.0}  # the oracle ranks CCN first although its QED is lowest
+    cfg = ShiftConfig(per_round=2, shift=(0.1, -0.5), pool_size=3, refit_steps=0, ring_sizes=None,
+                      objectives=lambda s: table[s])
+    state = ShiftState(pool=[("c1ccccc1", 1.0), ("CCO", 0.0)])
+    shift.shift_round(model, vocab, Oracle(lambda s: rank[s]), state, cfg, torch.Generator().manual_seed(0))
+    assert torch.allclose(seen["target"], torch.tensor([[0.6, 0.5], [0.5, 1.5]]))
+    assert [s for s, _ in state.pool] == ["CCN", "c1ccccc1", "CCO"]
+    assert state.props == {s: table[s] for s, _ in state.pool}  # kept with the pool, dropped with it
+    save_round(tmp_path / "r.pt", model, Oracle("qed"), state)
+    _, again = load_round(tmp_path / "r.pt", Oracle("qed"))
+    assert again.props == state.props
+    with pytest.raises(ValueError, match="shift"):
+        shift.shift_round(model, vocab, Oracle(lambda s: 0.0), ShiftState(pool=[("CCO", 0.0)]),
+                          replace(cfg, shift=(0.1, 0.2, 0.3)), torch.Generator())
+
+
+def test_anchor_term_pulls_design_latents_toward_the_reference():
+    """Constrained design: (lambda/2)|z0 - z0_ref|^2 in the design energy keeps the chains near the
+    start molecule's latent; lambda = 0 is the plain design energy."""
+    import latent_ebm.lpt_mol.shift as shift
+    from latent_ebm.core.samplers import LangevinSchedule
+
+    model = LPTMolModule(**TINY, vocab_size=30, phase="finetune")
+    ref = torch.full((2, 32), 2.0)
+    u0 = torch.randn(8, 2, 32, generator=torch.Generator().manual_seed(0))
+    target = torch.full((8, 1), 0.5)
+    sched = LangevinSchedule(n_steps=30, step_size=0.5, noise_scale=0.0)
+
+    def dist(weight):
+        cfg = ShiftConfig(anchor_weight=weight, design_langevin=sched)
+        u = shift._anchored_latents(model, target, u0, ref, cfg, torch.Generator().manual_seed(0))
+        return (u - ref).norm(dim=(1, 2)).mean().item()
+
+    assert dist(5.0) < 0.3 * dist(0.0)
+    with pytest.raises(ValueError, match="anchor_weight"):
+        ShiftConfig(anchor_weight=-1.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import lightning as L
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, require
 from latent_ebm.core.nn import check_sampling
-from latent_ebm.core.samplers import LangevinSchedule
+from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 
 from .data import SelfiesVocab, TokenDataset, to_selfies
 from .design import decode, design
@@ -65,6 +66,19 @@ class ShiftConfig:
       keeps the model fixed (DSO's latent-space-only ablation: the pool still gives warm starts).
     - ``prefix``: a SELFIES string every design starts with (the released
       ``cond_substructure_smiles``: a substructure forced as the generation prefix).
+
+    Multi-objective and constrained design (DSO, arXiv 2402.17179; off by default):
+
+    - ``objectives``: canonical SMILES -> the raw value of each of the model's properties. When
+      given, the oracle's scalar only *ranks* the pool (e.g. LIMO's filtered objective, or an
+      improvement under a similarity constraint), while the model's targets, in the refit and in
+      the design Langevin (value + ``shift``, per property), are these vectors. None: the model
+      has one property and the oracle's value is its target.
+    - ``shift``: one float for every property, or one per property (e.g. QED up, SA down).
+    - ``anchor_weight``: lambda of a term (lambda/2) |z0 - z0_ref|^2 added to the design energy,
+      z0_ref the latent of the best seed molecule at round 0 (the start molecule of a
+      similarity-constrained run, where it is the only seed; ``ShiftState.anchor``): the
+      similarity term of DSO's constrained design, in latent space. 0 leaves the energy as is.
     """
     rounds: int = 5
     per_round: int = 200      # molecules designed per round
@@ -82,11 +96,22 @@ class ShiftConfig:
     latent_sampling: bool = True
     refit: bool = True
     prefix: str | None = None
+    objectives: Callable[[str], Sequence[float]] | None = field(default=None, compare=False)
+    anchor_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "pool_size", "batch_size"):
             check_int(name, getattr(self, name), low=1)
-        check_real("shift", self.shift)
+        if isinstance(self.shift, tuple | list):
+            require("shift", self.shift, len(self.shift) > 0, "give a float or one float per property")
+            for v in self.shift:
+                check_real("shift", v)
+            self.shift = tuple(float(v) for v in self.shift)
+        else:
+            check_real("shift", self.shift)
+        require("objectives", self.objectives, self.objectives is None or callable(self.objectives),
+                "give a callable (canonical SMILES -> one raw value per property) or None")
+        check_real("anchor_weight", self.anchor_weight, low=0.0)
         check_int("refit_steps", self.refit_steps, low=0, allow_none=True)
         # the vocabulary is not known here: the decoder checks top_k against it at decode time
         check_sampling(self.temperature, self.top_k, None, vocab_size=self.top_k or 1)
@@ -126,17 +151,23 @@ class ShiftState:
     latents: dict[str, torch.Tensor] = field(default_factory=dict)
     rejected: int = 0  # designs the ring filter dropped unscored, over all rounds
     log: list[dict] = field(default_factory=list)  # one summary a round (``shift_round``)
+    # per-property raw values of pool molecules (``ShiftConfig.objectives``; empty otherwise)
+    props: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    anchor: torch.Tensor | None = None  # z0_ref of the design energy's anchor term (``anchor_weight``)
     # canonical SMILES -> SELFIES (None: not encodable); derived, so not checkpointed
     encoded: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def state_dict(self) -> dict:
         return {"pool": list(self.pool), "round": self.round, "latents": dict(self.latents), "rejected": self.rejected,
-                "log": [dict(r) for r in self.log]}
+                "log": [dict(r) for r in self.log], "props": {k: list(v) for k, v in self.props.items()},
+                "anchor": self.anchor}
 
     def load_state_dict(self, s: dict) -> None:
         self.pool, self.round, self.latents = list(s["pool"]), int(s["round"]), dict(s["latents"])
         self.rejected = int(s.get("rejected", 0))
         self.log = [dict(r) for r in s.get("log", [])]
+        self.props = {k: tuple(v) for k, v in s.get("props", {}).items()}
+        self.anchor = s.get("anchor")
 
 
 def _encode(state: ShiftState, smiles: str) -> str | None:
@@ -147,9 +178,28 @@ def _encode(state: ShiftState, smiles: str) -> str | None:
     return state.encoded[smiles]
 
 
-def _pool_tokens(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]]
-                 ) -> tuple[list[int], list[list[int]], list[float]]:
-    """(positions, token rows, values) of the entries the vocabulary can encode; others skipped."""
+def _targets(state: ShiftState, cfg: ShiftConfig | None, smiles: str, value: float) -> list[float]:
+    """The model's raw targets for a pool molecule: ``[value]``, or its per-property values
+    (``cfg.objectives``, computed once per molecule and kept in ``state.props``)."""
+    if cfg is None or cfg.objectives is None:
+        return [value]
+    if smiles not in state.props:
+        state.props[smiles] = tuple(float(v) for v in cfg.objectives(smiles))
+    return list(state.props[smiles])
+
+
+def _shifted(state: ShiftState, cfg: ShiftConfig, starts: list[tuple[str, float]]) -> torch.Tensor:
+    """(n, P) targets of the chains: each start molecule's raw targets + ``cfg.shift``."""
+    ys = [_targets(state, cfg, s, v) for s, v in starts]
+    shift = cfg.shift if isinstance(cfg.shift, tuple) else (cfg.shift,) * len(ys[0])
+    if len(shift) != len(ys[0]):
+        raise ValueError(f"shift={cfg.shift!r} is not allowed; give one float or one per property ({len(ys[0])})")
+    return torch.tensor([[y + d for y, d in zip(row, shift)] for row in ys], dtype=torch.float32)
+
+
+def _pool_tokens(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, entries: list[tuple[str, float]],
+                 cfg: ShiftConfig | None = None) -> tuple[list[int], list[list[int]], list[list[float]]]:
+    """(positions, token rows, raw target rows) of the entries the vocabulary can encode; others skipped."""
     keep, rows, ys = [], [], []
     for i, (s, v) in enumerate(entries):
         f = _encode(state, s)
@@ -160,20 +210,20 @@ def _pool_tokens(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, en
         except ValueError:  # too long or new tokens
             continue
         keep.append(i)
-        ys.append(v)
+        ys.append(_targets(state, cfg, s, v))
     return keep, rows, ys
 
 
 def refit(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, cfg: ShiftConfig) -> None:
     """Fine-tune on (x, y) of the pool (phase ``finetune``): ``cfg.refit_steps`` steps, or one
     pass over the pool when it is None (SGDS / DSO: one epoch a round)."""
-    _, rows, ys = _pool_tokens(model, vocab, state, state.pool)
+    _, rows, ys = _pool_tokens(model, vocab, state, state.pool, cfg)
     if not rows:
         return
     steps = cfg.refit_steps if cfg.refit_steps is not None else math.ceil(len(rows) / cfg.batch_size)
     if steps == 0:
         return
-    ds = TokenDataset(torch.tensor(rows), torch.tensor(ys, dtype=torch.float32)[:, None])
+    ds = TokenDataset(torch.tensor(rows), torch.tensor(ys, dtype=torch.float32))
     trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, inference_mode=False)
     model.hparams.phase = "finetune"
@@ -187,12 +237,12 @@ def pool_latents(model: LPTMolModule, vocab: SelfiesVocab, state: ShiftState, en
     posterior Langevin (``cfg.infer_langevin``), else (not encodable) N(0, I)."""
     missing = [(s, v) for s, v in entries if s not in state.latents]
     if missing:
-        keep, rows, ys = _pool_tokens(model, vocab, state, missing)
+        keep, rows, ys = _pool_tokens(model, vocab, state, missing, cfg)
         for s, _ in missing:
             state.latents[s] = torch.randn(model.latent_shape, generator=generator)
         for lo in range(0, len(rows), 256):
             x = {"x": torch.tensor(rows[lo:lo + 256])}
-            y = torch.tensor(ys[lo:lo + 256], dtype=torch.float32)[:, None]
+            y = torch.tensor(ys[lo:lo + 256], dtype=torch.float32)
             u = model.infer_xy(x, y, schedule=cfg.infer_langevin, generator=generator).detach()
             for j, i in enumerate(keep[lo:lo + 256]):
                 state.latents[missing[i][0]] = u[j]
@@ -229,8 +279,14 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     else:
         starts = [state.pool[i % len(state.pool)] for i in range(n)]
         u0 = pool_latents(model, vocab, state, starts, cfg, generator)
-    if cfg.latent_sampling:
-        target = torch.tensor([[v + cfg.shift] for _, v in starts], dtype=torch.float32)
+    if cfg.anchor_weight > 0 and state.anchor is None:
+        state.anchor = pool_latents(model, vocab, state, state.pool[:1], cfg, generator)[0].detach()
+    if cfg.latent_sampling and cfg.anchor_weight > 0:
+        u = _anchored_latents(model, _shifted(state, cfg, starts), u0, state.anchor, cfg, generator)
+        smiles = decode(model, u, vocab, top_k=cfg.top_k, temperature=cfg.temperature, generator=generator,
+                        **_prefix(cfg))
+    elif cfg.latent_sampling:
+        target = _shifted(state, cfg, starts)
         smiles, u = design(model, vocab, target, n, schedule=cfg.design_langevin, top_k=cfg.top_k,
                            temperature=cfg.temperature, u0=u0, generator=generator, **_prefix(cfg))
     else:  # data space only: decode at the start latents, unmoved
@@ -241,7 +297,7 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     state.rejected += n - len(smiles)
     scores = oracle(smiles)
     if seed_round:  # the seeds only gave round 0 its targets: the pool is the loop's own designs
-        state.pool, state.latents = [], {}
+        state.pool, state.latents, state.props = [], {}, {}
     new = []
     for s, v, z in zip(smiles, scores, u):
         c = canonical(s) if v is not None else None
@@ -253,6 +309,10 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
     state.pool = sorted(merged.items(), key=lambda t: -t[1])[: cfg.pool_size]
     kept = {s for s, _ in state.pool}
     state.latents = {s: z for s, z in state.latents.items() if s in kept}
+    if cfg.objectives is not None:
+        for s, v in state.pool:
+            _targets(state, cfg, s, v)
+        state.props = {s: p for s, p in state.props.items() if s in kept}
     if cfg.refit:
         refit(model, vocab, state, cfg)
     values = [v for _, v in state.pool]
@@ -264,6 +324,20 @@ def shift_round(model: LPTMolModule, vocab: SelfiesVocab, oracle: Oracle, state:
                       "round_mean": sum(v for _, v in new) / len(new) if new else float("nan")})
     state.round += 1
     return new
+
+
+def _anchored_latents(model: LPTMolModule, target: torch.Tensor, u0: torch.Tensor, anchor: torch.Tensor,
+                      cfg: ShiftConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """z0 ~ p(z0 | y*) exp(-(lambda/2) |z0 - z0_ref|^2) by ``cfg.design_langevin`` from ``u0``: the
+    design energy of ``design.sample_latents_given_y`` plus the anchor term (``anchor_weight``)."""
+    model.eval()
+    ref = anchor.to(u0)
+
+    def energy(u: torch.Tensor) -> torch.Tensor:
+        pull = 0.5 * cfg.anchor_weight * ((u - ref) ** 2).flatten(1).sum(1)
+        return model.prior.energy(u) + model.property_energy(model.prior.transform(u), target) + pull
+
+    return langevin_from_schedule(energy, u0, cfg.design_langevin, generator=generator).detach()
 
 
 def _prefix(cfg: ShiftConfig) -> dict:
