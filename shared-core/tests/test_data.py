@@ -422,3 +422,40 @@ def test_epoch_shuffle_is_a_permutation_fixed_by_seed_and_epoch():
     assert list(a) != first
     b.set_epoch(1)
     assert list(a) == list(b)
+
+
+def test_idx_images_are_padded_digits_in_the_unit_range_with_their_labels(monkeypatch, tmp_path):
+    """The core's IDX loader: 28x28 digits centred in 32x32 with -1 around them, values in
+    [-1, 1] (byte 0 -> -1, 255 -> 1), labels aligned, and bad arguments named."""
+    import numpy as np
+
+    from latent_ebm.core.data import images
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    pixels[0, 0, 0], pixels[0, 0, 1] = 0, 255
+
+    def fake_get_file(dataset, name):
+        path = tmp_path / name
+        header = (b"\x00\x00\x08\x03" + (3).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 if "images" in name
+                  else b"\x00\x00\x08\x01" + (3).to_bytes(4, "big"))
+        body = pixels.tobytes() if "images" in name else bytes([7, 1, 9])
+        with gzip.open(path, "wb") as fh:
+            fh.write(header + body)
+        return path
+
+    monkeypatch.setattr(images, "get_file", fake_get_file)
+    x, y = images.load_idx_images("fashion-mnist", "test")
+    assert x.shape == (3, 1, 32, 32) and y.tolist() == [7, 1, 9]
+    assert (x[:, :, :2] == -1).all() and (x[:, :, -2:] == -1).all() and (x[..., :2] == -1).all()
+    assert x[0, 0, 2, 2] == -1 and x[0, 0, 2, 3] == 1
+    np.testing.assert_allclose(x[:, 0, 2:30, 2:30].numpy(), pixels / 127.5 - 1, atol=1e-6)
+    with pytest.raises(ValueError, match="dataset"):
+        images.load_idx_images("cifar10")
+    with pytest.raises(ValueError, match="split"):
+        images.load_idx_images("mnist", "val")
+
+
+def test_cifar10_is_in_the_core_catalog():
+    spec = data.get_spec("cifar10")
+    assert spec.files[0].name == "cifar-10-python.tar.gz" and len(spec.files[0].sha256) == 64

@@ -26,9 +26,9 @@ from _common import RESULTS, machine, target, write_json
 from lightning.pytorch.callbacks import Callback
 
 from latent_ebm.core.artifacts import save_image_grid
+from latent_ebm.core.data import load_idx_images
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.stanley import StanleyDataModule, StanleyModule
-from latent_ebm.stanley.data import load_idx_images
 from latent_ebm.stanley.metrics import feature_extractor, fid
 
 
@@ -114,7 +114,7 @@ def main():
     torch.set_num_threads(1)
     t0 = time.time()
     feature_extractor("fashion-mnist")  # trains the FID classifier once (cached)
-    real = load_idx_images("fashion-mnist", "test")[: a.n_fid]
+    real = load_idx_images("fashion-mnist", "test")[0][: a.n_fid]
     runs, grids = [], {}
     for seed in a.seeds:
         for sampler in ("stanley", "ula"):

@@ -14,21 +14,17 @@ position in its split (example-keyed noise and flips read it).
 
 from __future__ import annotations
 
-import gzip
 import math
 from typing import Literal
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from latent_ebm.core.checks import check_choice, check_int, require
-from latent_ebm.core.data import EpochShuffle, get_file
+from latent_ebm.core.data import IDX_DATASETS, EpochShuffle, get_file, load_cifar10, load_idx_images
 from latent_ebm.core.rng import example_seed, register_stream
-
-from .cifar import load_cifar10
 
 __all__ = ["CDRLDataModule", "Examples", "ToyDensity", "load_idx_images", "make_toy", "synthetic_images",
            "synthetic_rgb_images"]
@@ -39,7 +35,7 @@ FLIP_STREAM = register_stream("cdrl.flip", 0xF11B)
 DatasetName = Literal["mixture", "rings", "checkerboard", "mnist", "fashion-mnist", "synthetic", "synthetic-rgb",
                       "cifar10"]
 TOY = ("mixture", "rings", "checkerboard")
-IDX = {"mnist", "fashion-mnist"}
+IDX = set(IDX_DATASETS)
 GENERATED = (*TOY, "synthetic", "synthetic-rgb")
 SPLIT_SEED = {"train": 0, "val": 1, "test": 2}  # a generated split draws from seed + this
 
@@ -96,22 +92,6 @@ class ToyDensity:
 
 def make_toy(name: str, n: int, seed: int = 0) -> Tensor:
     return ToyDensity(name).sample(n, torch.Generator().manual_seed(seed))
-
-
-def load_idx_images(dataset: str, split: Literal["train", "test"] = "train") -> tuple[Tensor, Tensor]:
-    """MNIST-format images (N, 1, 32, 32) in [-1, 1] (padded with -1) and labels (N,) int64."""
-    check_choice("dataset", dataset, sorted(IDX))
-    prefix = "train" if split == "train" else "t10k"
-    with gzip.open(get_file(dataset, f"{prefix}-images-idx3-ubyte.gz"), "rb") as fh:
-        raw = fh.read()
-    n, h, w = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
-    img = torch.from_numpy(np.frombuffer(raw, np.uint8, offset=16).reshape(n, 1, h, w).copy())
-    with gzip.open(get_file(dataset, f"{prefix}-labels-idx1-ubyte.gz"), "rb") as fh:
-        labels = torch.from_numpy(np.frombuffer(fh.read(), np.uint8, offset=8).astype(np.int64))
-    x = img.float() / 127.5 - 1.0
-    pad = (32 - h) // 2
-    x = torch.nn.functional.pad(x, (pad, 32 - w - pad, pad, 32 - h - pad), value=-1.0)
-    return x, labels
 
 
 def synthetic_images(n: int, seed: int = 0, num_classes: int = 4) -> tuple[Tensor, Tensor]:

@@ -1,5 +1,5 @@
-"""Data: 2-d toys generated here with their exact densities, MNIST / Fashion-MNIST from the core
-registry padded to 32x32, CIFAR-10 through the registry (``paper`` config; a download), and
+"""Data: 2-d toys generated here with their exact densities, MNIST / Fashion-MNIST padded to 32x32
+and CIFAR-10 (``paper`` config; a download) through the core's catalog and loaders, and
 ``synthetic`` / ``synthetic-rgb`` blob images (offline stand-ins for tests and one-step runs).
 
 Toys (all inside the box [-BOX, BOX]², where chains start, uniform):
@@ -14,20 +14,18 @@ Batches: ``{"x": (B, ...), "index": (B,)}``.
 
 from __future__ import annotations
 
-import gzip
 import math
 from typing import Literal
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, require
-from latent_ebm.core.data import get_file, registry
+from latent_ebm.core.data import get_file, load_cifar10, load_idx_images
 
-__all__ = ["BOX", "TOYS", "StanleyDataModule", "Toy", "load_cifar10", "load_idx_images", "synthetic_images"]
+__all__ = ["BOX", "TOYS", "StanleyDataModule", "Toy", "synthetic_images"]
 
 BOX = 2.5
 TOYS = ("rings", "mixture", "checkerboard")
@@ -80,27 +78,6 @@ class Toy:
         c = torch.floor(x + 2.0)
         inside = ((c >= 0) & (c <= 3)).all(1) & ((c[:, 0] + c[:, 1]) % 2 == 0)
         return torch.where(inside, torch.full_like(x[:, 0], -math.log(8.0)), torch.full_like(x[:, 0], -math.inf))
-
-
-def load_idx_images(dataset: str, split: Literal["train", "test"] = "train") -> Tensor:
-    """MNIST-format images (N, 1, 32, 32) in [-1, 1], padded with -1 (core registry files)."""
-    prefix = "train" if split == "train" else "t10k"
-    with gzip.open(get_file(dataset, f"{prefix}-images-idx3-ubyte.gz"), "rb") as fh:
-        raw = np.frombuffer(fh.read(), np.uint8, offset=16)
-    x = torch.from_numpy(raw.copy()).view(-1, 1, 28, 28).float() / 127.5 - 1.0
-    return torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
-
-
-def load_cifar10(split: Literal["train", "test"] = "train") -> Tensor:
-    """CIFAR-10 (N, 3, 32, 32) in [-1, 1] through the registry entry and loader of
-    ``latent-ebm-cdrl`` (shared, not copied: ``pip install latent-ebm-cdrl``)."""
-    try:
-        from latent_ebm.cdrl.cifar import load_cifar10 as load  # registers "cifar10" on import
-    except ImportError as exc:
-        known = ", ".join(sorted(registry()))
-        raise ValueError(f"dataset='cifar10' is not allowed here; it is registered by latent-ebm-cdrl "
-                         f"(pip install latent-ebm-cdrl), then downloaded (163 MB). Registered: {known}") from exc
-    return load(split)[0]
 
 
 def synthetic_images(n: int, channels: int = 1, seed: int = 0) -> Tensor:
@@ -170,7 +147,7 @@ class StanleyDataModule(L.LightningDataModule):
             h = self.hparams
             n = (h.n_train or 1000) + h.n_val if split == "train" else h.n_test
             return synthetic_images(n, self.data_shape[0], seed=h.seed * 3 + (split == "test"))
-        return load_cifar10(split) if d == "cifar10" else load_idx_images(d, split)
+        return (load_cifar10(split) if d == "cifar10" else load_idx_images(d, split))[0]
 
     def setup(self, stage: str | None = None) -> None:
         h = self.hparams

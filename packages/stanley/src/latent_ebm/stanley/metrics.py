@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from latent_ebm.core.checks import check_real
-from latent_ebm.core.data import artifact_dir
+from latent_ebm.core.data import artifact_dir, load_idx_images
 from latent_ebm.core.metrics import (
     FeatureClassifier,
     FeatureFID,
@@ -69,23 +69,9 @@ def mmd(real: Tensor, fake: Tensor) -> float:
 def feature_extractor(dataset: str) -> tuple[FeatureClassifier, float]:
     """The offline FID classifier of ``dataset`` (32x32, [-1, 1]), trained once (one epoch) and
     cached at ``artifact_dir('stanley', dataset)/fid-classifier-32.pt``; (model, held-out acc)."""
-    from .data import load_idx_images
-
-    x = load_idx_images(dataset, "train")
-    y = _labels(dataset)
+    x, y = load_idx_images(dataset, "train")
     path = artifact_dir("stanley", dataset) / "fid-classifier-32.pt"
     return train_feature_classifier(x, y, num_classes=10, epochs=1, cache_path=path)
-
-
-def _labels(dataset: str) -> Tensor:
-    import gzip
-
-    import numpy as np
-
-    from latent_ebm.core.data import get_file
-
-    with gzip.open(get_file(dataset, "train-labels-idx1-ubyte.gz"), "rb") as fh:
-        return torch.from_numpy(np.frombuffer(fh.read(), np.uint8, offset=8).astype(np.int64))
 
 
 def fid(real: Tensor, fake: Tensor, dataset: str) -> float:

@@ -19,6 +19,7 @@ from ._cache import (
 from ._sampler import EpochShuffle
 from ._spec import DatasetSpec, RemoteFile, archive_member, get_spec, register, registry
 from ._verify import ChecksumError, DatasetUnavailableError
+from .images import IDX_DATASETS, load_cifar10, load_idx_images
 
 __all__ = [
     "ChecksumError",
@@ -26,6 +27,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EpochShuffle",
     "FileStatus",
+    "IDX_DATASETS",
     "RemoteFile",
     "archive_member",
     "artifact_dir",
@@ -34,6 +36,8 @@ __all__ = [
     "get_file",
     "get_spec",
     "is_available",
+    "load_cifar10",
+    "load_idx_images",
     "register",
     "registry",
     "verify_dataset",

@@ -521,6 +521,21 @@ AFHQ_SAMPLES = DatasetSpec(
     description="43 AFHQ images (512x512 RGB): StarGAN v2's reference and source samples, cat / dog / wild.",
 )
 
+# sha256 of the tarball: the value Keras' ``cifar10.load_data`` pins (its md5
+# c58f30108f718f92721af3b95e74349a is torchvision's). Not in the shared folder: downloaded on first use.
+CIFAR10 = DatasetSpec(
+    "cifar10",
+    (
+        RemoteFile(
+            "cifar-10-python.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        ),
+    ),
+    citation="Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009.",
+    description="CIFAR-10, python pickle batches in a gzip tarball (163 MB).",
+)
+
 BUILTIN = (
     WIKITEXT2,
     PTB,
@@ -540,6 +555,7 @@ BUILTIN = (
     SUPERCONDUCTOR_90,
     NERF_LEGO_TRAIN,
     AFHQ_SAMPLES,
+    CIFAR10,
 )
 for _spec in BUILTIN:
     register(_spec)
