@@ -35,19 +35,19 @@ class LEODataModule(L.LightningDataModule):
     """One task of :mod:`latent_ebm.leo.tasks` (or a user's :class:`OfflineTask`: :meth:`from_task`).
 
     Args: task (name), n_train (training rows; None: the task's default), length (synthetic-seq),
-        dim (ackley), val_fraction, batch_size, seed (task subsample and split), predict_n (how
+        dim (ackley / rastrigin / branin; None: 20, 2 for branin), val_fraction, batch_size, seed (task subsample and split), predict_n (how
         many designs ``predict`` proposes; ``predict --n N`` sets it).
     After ``setup``: ``task``, ``y_mean`` / ``y_std`` (the standardisation), ``y_best`` (the
     standardised training best, which the module reads at fit start for y*).
     """
 
-    def __init__(self, task: str = "synthetic-seq", n_train: int | None = None, length: int = 8, dim: int = 20,
+    def __init__(self, task: str = "synthetic-seq", n_train: int | None = None, length: int = 8, dim: int | None = None,
                  val_fraction: float = 0.1, batch_size: int = 128, seed: int = 0, predict_n: int = 128) -> None:
         super().__init__()
         check_choice("task", task, TASKS)
         check_int("n_train", n_train, low=1, allow_none=True)
         check_int("length", length, low=2, high=10)
-        check_int("dim", dim, low=1)
+        check_int("dim", dim, low=1, allow_none=True)
         check_real("val_fraction", val_fraction, low=0.0, high=1.0, high_open=True)
         check_int("batch_size", batch_size, low=1)
         check_int("seed", seed, low=0)

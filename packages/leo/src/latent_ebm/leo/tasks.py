@@ -13,12 +13,32 @@ Built-in tasks (:func:`make_task`, names in :data:`TASKS`):
   drawn from the 100,000-row bottom-half pool, oracle = the exact 4^10 table.
 - ``synthetic-seq``: a seeded additive + adjacent-pair score over 4^length sequences (length
   <= 10), offline and exact; training set = a bottom-half subsample (CI and demos).
+- ``utr``: Design-Bench UTR (280,000 5' UTR 50-mers, ribosome loading); training set =
+  ``n_train`` rows of the bottom half. The ResNet oracle's weights are not available, so the
+  oracle is a **stand-in**: a ridge regression on the adjacent-pair (dinucleotide) one-hots of a
+  sequence (additive + nearest-neighbour terms) fitted on all 280,000 rows (:func:`utr_standin_oracle`); scores are not comparable with
+  published UTR numbers and every table labels them as stand-in.
+- ``superconductor``: Design-Bench Superconductor (86 element counts per formula unit, critical
+  temperature) on the 19,137 labelled UCI rows that are available (``superconductor-uci-90pct``);
+  training set = the rows with y <= the 80th percentile (Design-Bench's ``max_percentile=80``);
+  oracle = a random forest **rebuilt** with scikit-learn as Design-Bench builds it
+  (``n_estimators=100, max_depth=100``, all features, a seeded 2,000-row sample of the data:
+  ``oracle_kwargs max_samples=2000``), so scores are not comparable with published numbers.
+  Designs live in standardised units (each element column z-scored by the labelled rows' mean and
+  std); ``task.x_mean`` / ``task.x_std`` map them back (``task.raw_designs``). Needs the
+  ``oracles`` extra (scikit-learn).
 - ``ackley``: negated Ackley on [-5, 5]^dim, optimum 0 at the origin; training set = the lower
   half of uniform draws, so the regret y_max - y is exact.
+- ``rastrigin``: negated Rastrigin on [-5.12, 5.12]^dim, optimum 0 at the origin (10^dim local
+  optima); training set as for ``ackley``.
+- ``branin``: negated Branin on the unit cube (x1 = 15 u1 - 5, x2 = 15 u2), maximum -0.397887 at
+  three points; with ``dim`` > 2 the other coordinates are inert (the high-dimensional BO
+  convention of a 2-d function embedded in D dimensions); training set as for ``ackley``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +50,10 @@ from torch import Tensor
 from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed, require
 from latent_ebm.core.data import get_file
 
-__all__ = ["TASKS", "OfflineTask", "make_task", "normalised_score", "percentile_scores"]
+__all__ = ["TASKS", "OfflineTask", "ackley", "branin", "make_task", "normalised_score", "percentile_scores",
+           "rastrigin", "superconductor", "utr", "utr_standin_oracle"]
 
-TASKS = ("synthetic-seq", "tfbind8", "tfbind10", "ackley")
+TASKS = ("synthetic-seq", "tfbind8", "tfbind10", "utr", "superconductor", "ackley", "rastrigin", "branin")
 
 
 @dataclass
@@ -47,6 +68,9 @@ class OfflineTask:
         y_min, y_max: min and max of the full data, for the normalised score.
         n_classes: alphabet size of discrete designs; 0 for continuous designs.
         bounds: (low, high) of each coordinate of continuous designs (None for discrete).
+        x_mean, x_std: (D,) the standardisation of continuous designs whose design space is
+            standardised (``superconductor``); None where designs are in raw units.
+        oracle_note: what the oracle is where it is not exact (a stand-in or a rebuilt model).
     """
 
     name: str
@@ -57,6 +81,9 @@ class OfflineTask:
     y_max: float
     n_classes: int = 0
     bounds: tuple[float, float] | None = None
+    x_mean: Tensor | None = None
+    x_std: Tensor | None = None
+    oracle_note: str = "exact"
 
     def __post_init__(self) -> None:
         require("x_train", tuple(self.x_train.shape), self.x_train.dim() == 2 and len(self.x_train) > 0,
@@ -97,6 +124,11 @@ class OfflineTask:
 
     def normalise(self, y: Tensor) -> Tensor:
         return normalised_score(y, self.y_min, self.y_max)
+
+    def raw_designs(self, x: Tensor) -> Tensor:
+        """Designs in the data's own units (undoes the standardisation of continuous designs)."""
+        x = self.check_designs(x)
+        return x if self.x_mean is None else x * self.x_std + self.x_mean
 
 
 def normalised_score(y: Tensor, y_min: float, y_max: float) -> Tensor:
@@ -182,11 +214,146 @@ def synthetic_seq(length: int = 8, n_classes: int = 4, n_train: int | None = 409
                        n_classes=n_classes)
 
 
+@functools.lru_cache(maxsize=1)
+def _load_utr() -> tuple[Tensor, Tensor]:
+    """All 280,000 UTR rows in ``UTR_FILES`` order: x (N, 50) int64, y (N,) float32."""
+    import gzip
+    import io
+
+    xs, ys = [], []
+    for i in range(14):
+        for name, out in ((f"utr-x-{i}.npy.gz", xs), (f"utr-y-{i}.npy.gz", ys)):
+            with gzip.open(get_file("utr", name)) as fh:
+                out.append(np.load(io.BytesIO(fh.read())))
+    return torch.from_numpy(np.concatenate(xs)).long(), torch.from_numpy(np.concatenate(ys)).float().flatten()
+
+
+def _pair_codes(x: Tensor, n_classes: int) -> Tensor:
+    """Global index of each adjacent pair's one-hot: position p's pair (x_p, x_p+1) -> p * C² + code, (M, L-1)."""
+    c2 = n_classes * n_classes
+    return x[:, :-1] * n_classes + x[:, 1:] + c2 * torch.arange(x.shape[1] - 1)
+
+
+def utr_standin_oracle(x: Tensor, y: Tensor, *, ridge: float = 1.0, n_classes: int = 4) -> Callable[[Tensor], Tensor]:
+    """A ridge regression of y on the one-hot adjacent pairs (x_p, x_p+1) of a sequence (their span
+    holds the per-position one-hots and the constant, so this is an additive + nearest-neighbour
+    epistasis model), fitted on (x, y) by the normal equations: the UTR task's stand-in oracle.
+    Psi^T Psi is counted exactly (one bincount per pair position), not multiplied out."""
+    check_real("ridge", ridge, low=0.0)
+    c2, n_pos = n_classes * n_classes, x.shape[1] - 1
+    n_feat = n_pos * c2
+    codes = _pair_codes(x.long(), n_classes).numpy().astype(np.int32)
+    gram = np.zeros((n_feat, n_feat))
+    for p in range(n_pos):  # block row p, columns of positions q >= p (the rest by symmetry)
+        local = codes[:, p:p + 1] - c2 * p  # 0..C²-1
+        cols = codes[:, p:] - c2 * p  # 0..(n_pos - p) C² - 1
+        width = n_feat - c2 * p
+        counts = np.bincount((local * width + cols).ravel(), minlength=c2 * width).reshape(c2, width)
+        gram[c2 * p:c2 * (p + 1), c2 * p:] = counts
+        gram[c2 * p:, c2 * p:c2 * (p + 1)] = counts.T
+    gram = torch.from_numpy(gram)
+    rhs = torch.from_numpy(np.bincount(codes.ravel(), weights=np.repeat(y.double().numpy(), n_pos),
+                                       minlength=n_feat))
+    w = torch.linalg.solve(gram + ridge * torch.eye(n_feat, dtype=torch.float64), rhs).float()
+
+    def oracle(xq: Tensor) -> Tensor:
+        return w[_pair_codes(xq.long(), n_classes)].sum(1)
+
+    return oracle
+
+
+@functools.lru_cache(maxsize=2)
+def _utr_oracle(ridge: float, oracle_rows: int | None) -> Callable[[Tensor], Tensor]:
+    """The stand-in oracle, fitted once per process (about a minute on a loaded CPU for all rows)."""
+    x, y = _load_utr()
+    return utr_standin_oracle(x[:oracle_rows], y[:oracle_rows], ridge=ridge)
+
+
+def utr(n_train: int | None = 10_000, seed: int = 0, ridge: float = 1.0, oracle_rows: int | None = None
+        ) -> OfflineTask:
+    """Design-Bench UTR (5' UTR 50-mers) with the stand-in oracle :func:`utr_standin_oracle` fitted
+    on all 280,000 rows (the first ``oracle_rows`` if given: tests); training set = ``n_train`` rows
+    of the bottom half (140,000 rows); normalised by the full data's min/max (0 and 12)."""
+    check_int("oracle_rows", oracle_rows, low=2, allow_none=True)
+    check_real("ridge", ridge, low=0.0)
+    x, y = _load_utr()
+    oracle = _utr_oracle(ridge, oracle_rows)
+    xt, yt = _subsample(*_bottom_half(x, y), n_train, seed)
+    return OfflineTask("utr", xt, yt, oracle, float(y.min()), float(y.max()), n_classes=4,
+                       oracle_note="stand-in: ridge on adjacent-pair one-hots fitted on all 280,000 rows "
+                                   "(the ResNet oracle's weights are not available)")
+
+
+@functools.lru_cache(maxsize=1)
+def _load_superconductor() -> tuple[Tensor, Tensor]:
+    """The 19,137 labelled rows: x (N, 86) float32 element counts (H..Rn), y (N,) critical temperature."""
+    import csv
+    import gzip
+
+    with gzip.open(get_file("superconductor-uci-90pct", "composition_train.csv.gz"), "rt") as fh:
+        rows = list(csv.reader(fh))
+    head, body = rows[0], rows[1:]
+    require("composition_train.csv header", head[87:89], head[87:89] == ["critical_temp", "material"],
+            "columns id, 86 elements, critical_temp, material")
+    arr = np.asarray([r[1:88] for r in body], dtype=np.float32)
+    return torch.from_numpy(arr[:, :86]), torch.from_numpy(arr[:, 86])
+
+
+@functools.lru_cache(maxsize=2)
+def _superconductor_forest(n_estimators: int, oracle_rows: int, oracle_seed: int):
+    """The rebuilt random-forest oracle on raw element counts, fitted once per process."""
+    try:
+        from sklearn.ensemble import RandomForestRegressor
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("the superconductor task's oracle needs scikit-learn: "
+                          "pip install 'latent-ebm-leo[oracles]'") from err
+    x, y = _load_superconductor()
+    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(oracle_seed))[:oracle_rows]
+    forest = RandomForestRegressor(n_estimators=n_estimators, max_depth=100, max_features=1.0,
+                                   random_state=oracle_seed, n_jobs=1)
+    return forest.fit(x[pick].numpy(), y[pick].numpy())
+
+
+def superconductor(n_train: int | None = None, seed: int = 0, *, n_estimators: int = 100,
+                   oracle_rows: int = 2000, oracle_seed: int = 0) -> OfflineTask:
+    """Design-Bench Superconductor-RandomForest-v0, **rebuilt** on the 90 % of UCI rows available:
+    training set = rows with y <= the 80th percentile (``n_train`` of them if given); oracle =
+    ``RandomForestRegressor(n_estimators, max_depth=100, max_features=1.0)`` fitted on a
+    ``oracle_seed``-seeded ``oracle_rows`` sample of all labelled rows (the same oracle for every
+    trial seed). Designs are standardised element counts (``x_mean`` / ``x_std``)."""
+    check_int("n_estimators", n_estimators, low=1)
+    check_int("oracle_rows", oracle_rows, low=2)
+    x, y = _load_superconductor()
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+    forest = _superconductor_forest(n_estimators, oracle_rows, oracle_seed)
+
+    def oracle(xs: Tensor) -> Tensor:
+        raw = (xs.float() * std + mean).numpy()
+        return torch.from_numpy(forest.predict(raw)).float()
+
+    keep = y <= torch.quantile(y.double(), 0.8).float()
+    xt, yt = _subsample((x[keep] - mean) / std, y[keep], n_train, seed)
+    return OfflineTask("superconductor", xt, yt, oracle, float(y.min()), float(y.max()), x_mean=mean, x_std=std,
+                       oracle_note=f"rebuilt random forest ({n_estimators} trees, {oracle_rows} rows of the "
+                                   "90 % UCI subset), not comparable with published numbers")
+
+
+def _function_task(name: str, f: Callable[[Tensor], Tensor], dim: int, low: float, high: float, y_opt: float,
+                   n_train: int, seed: int, seed_offset: int) -> OfflineTask:
+    """A synthetic function on [low, high]^dim with a known maximum y_opt; training set = the lower
+    half of 2 * n_train uniform draws; y_min = the draws' min (the normalisation's 0)."""
+    check_int("dim", dim, low=1)
+    check_int("n_train", n_train, low=2)
+    g = torch.Generator().manual_seed(seed_offset + seed)
+    x = (high - low) * torch.rand(2 * n_train, dim, generator=g) + low
+    y = f(x)
+    xt, yt = _bottom_half(x, y)
+    return OfflineTask(name, xt, yt, f, float(y.min()), y_opt, bounds=(low, high))
+
+
 def ackley(dim: int = 20, n_train: int = 4096, seed: int = 0) -> OfflineTask:
     """-Ackley(x) on [-5, 5]^dim (a = 20, b = 0.2, c = 2 pi), maximum 0 at x = 0. Training set: the
     lower half of 2 * n_train uniform draws. y_min is the draws' min (the normalisation's 0)."""
-    check_int("dim", dim, low=1)
-    check_int("n_train", n_train, low=2)
 
     def f(x: Tensor) -> Tensor:
         d = x.shape[1]
@@ -194,25 +361,54 @@ def ackley(dim: int = 20, n_train: int = 4096, seed: int = 0) -> OfflineTask:
         c = torch.cos(2 * math.pi * x).sum(1).div(d)
         return 20 * torch.exp(-0.2 * r) + torch.exp(c) - 20 - math.e
 
-    g = torch.Generator().manual_seed(2000 + seed)
-    x = 10 * torch.rand(2 * n_train, dim, generator=g) - 5
-    y = f(x)
-    xt, yt = _bottom_half(x, y)
-    return OfflineTask("ackley", xt, yt, f, float(y.min()), 0.0, bounds=(-5.0, 5.0))
+    return _function_task("ackley", f, dim, -5.0, 5.0, 0.0, n_train, seed, 2000)
 
 
-def make_task(name: str, *, n_train: int | None = None, seed: int = 0, length: int = 8, dim: int = 20) -> OfflineTask:
-    """The task ``name`` (one of :data:`TASKS`); ``n_train`` None keeps the task's default size."""
+def rastrigin(dim: int = 20, n_train: int = 4096, seed: int = 0) -> OfflineTask:
+    """-Rastrigin(x) = -(10 d + sum_i x_i² - 10 cos(2 pi x_i)) on [-5.12, 5.12]^dim, maximum 0 at x = 0."""
+
+    def f(x: Tensor) -> Tensor:
+        return -(10 * x.shape[1] + (x.square() - 10 * torch.cos(2 * math.pi * x)).sum(1))
+
+    return _function_task("rastrigin", f, dim, -5.12, 5.12, 0.0, n_train, seed, 3000)
+
+
+BRANIN_MAX = -0.39788735772973816  # -min Branin = -5 / (4 pi) (at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475))
+
+
+def branin(dim: int = 2, n_train: int = 4096, seed: int = 0) -> OfflineTask:
+    """-Branin on the unit cube: x1 = 15 u_0 - 5, x2 = 15 u_1 (a = 1, b = 5.1 / (4 pi²), c = 5 / pi,
+    r = 6, s = 10, t = 1 / (8 pi)); coordinates u_2.. (``dim`` > 2) are inert. Maximum -0.397887."""
+    check_int("dim", dim, low=2)
+
+    def f(u: Tensor) -> Tensor:
+        x1, x2 = 15 * u[:, 0] - 5, 15 * u[:, 1]
+        b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+        return -((x2 - b * x1.square() + c * x1 - 6).square() + 10 * (1 - t) * torch.cos(x1) + 10)
+
+    return _function_task("branin", f, dim, 0.0, 1.0, BRANIN_MAX, n_train, seed, 4000)
+
+
+def make_task(name: str, *, n_train: int | None = None, seed: int = 0, length: int = 8, dim: int | None = None
+              ) -> OfflineTask:
+    """The task ``name`` (one of :data:`TASKS`); ``n_train`` None keeps the task's default size,
+    ``dim`` None the function's default dimension (20; 2 for ``branin``)."""
     check_choice("task", name, TASKS)
     check_int("n_train", n_train, low=1, allow_none=True)
     check_int("seed", seed, low=0)
+    check_int("dim", dim, low=1, allow_none=True)
     if name == "tfbind8":
         return tfbind8(n_train, seed)
     if name == "tfbind10":
         return tfbind10(10_000 if n_train is None else n_train, seed)
+    if name == "utr":
+        return utr(10_000 if n_train is None else n_train, seed)
+    if name == "superconductor":
+        return superconductor(n_train, seed)
     if name == "synthetic-seq":
         return synthetic_seq(length, 4, 4096 if n_train is None else n_train, seed)
-    return ackley(dim, 4096 if n_train is None else n_train, seed)
+    fn = {"ackley": ackley, "rastrigin": rastrigin, "branin": branin}[name]
+    return fn(dim or (2 if name == "branin" else 20), 4096 if n_train is None else n_train, seed)
 
 
 def check_finite_target(name: str, value: float) -> None:
