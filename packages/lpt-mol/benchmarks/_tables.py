@@ -39,6 +39,27 @@ def design(d: dict) -> str:
     return "\n".join(rows)
 
 
+def pmo(d: dict) -> str:
+    """The PMO protocol's table: top-10 AUC first (mean ± std and per seed), top-1 and mean top-50
+    beside it, each run's wall time, then the paired targets."""
+    rounds = f", {d['per_round']} designs a round" if d.get("per_round") else ""
+    rows = [f"| {d['property']} (budget {d['budget']}, {d.get('seeding', 'pool')} seeding{rounds}, LPT pretrained "
+            f"{d.get('pretrain_steps', 2400)} steps) | top-10 AUC | AUC per seed | top-1 | mean top-50 | "
+            "wall s per seed |", "|---|---|---|---|---|---|"]
+    for method, t in d["table_mean_std"].items():
+        runs = d["runs"][method]
+        seeds = [r.get("seed", i) for i, r in enumerate(runs)]
+        per_seed = " / ".join(f"{r['top10_auc']:.3f}" for r in runs)
+        wall = " / ".join(f"{d['seconds'].get(f'{method}/{s}') or float('nan'):.0f}" for s in seeds)
+        rows.append(f"| {method} | {t['top10_auc'][0]:.3f} ± {t['top10_auc'][1]:.3f} | {per_seed} | "
+                    f"{t['top1'][0]:.3f} ± {t['top1'][1]:.3f} | {t['top50_mean'][0]:.3f} ± {t['top50_mean'][1]:.3f} | "
+                    f"{wall} |")
+    for t in d.get("targets", []):
+        value = "n/a" if t["value"] is None else f"{t['value']:+.3f}"
+        rows.append(f"\n- {t['name']}: {value} (goal {t['goal']}): {'met' if t['met'] else 'not met'}")
+    return "\n".join(rows)
+
+
 def _mean(rounds: list[dict], *keys: str) -> float:
     def get(r: dict) -> float:
         for k in keys:
@@ -81,8 +102,9 @@ def main() -> None:
         print(unconditional(d), end="\n\n")
     for path in sorted(RESULTS.glob(f"design-*-{args.machine}.json")):
         d = json.loads(path.read_text())
-        if not path.name.startswith("design-rounds-") and d["runs"]["lpt"]:
-            print(design(d), end="\n\n")
+        if path.name.startswith("design-rounds-") or not d["runs"].get("lpt"):
+            continue
+        print(pmo(d) if "targets" in d else design(d), end="\n\n")
     if rounds := [json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"design-rounds-*-{args.machine}.json"))]:
         print(design_rounds(rounds), end="\n\n")
     if d := _load("docking-esr1", args.machine):
