@@ -51,4 +51,6 @@ class TestLPTRLCLIErrors(CLIContract):
     _small = ["--data.env", "chain", "--data.n_episodes", "40", "--data.path", "null", "--model.env", "chain",
               "--model.d_model", "8", "--model.unet_base", "8", "--model.unet_multipliers", "[1, 2]",
               "--model.test_episodes", "1", "--data.batch_size", "4"]
-    config_overrides = {"paper": _small, "demo": _small}
+    config_overrides = {"paper": _small, "demo": _small,
+                        "connect4": ["--data.n_episodes", "10", "--model.chains.n_examples", "9", "--model.test_episodes", "1",
+                                     "--model.d_model", "8", "--data.batch_size", "4"]}

@@ -7,8 +7,17 @@ import pytest
 import torch
 
 from latent_ebm.core.data import is_available
-from latent_ebm.lpt_rl.connect4 import (COLS, Board, Connect4Env, connect4_dataset, expert_move, move_values,
-                                        opponent_move, specialised_move, uci_positions)
+from latent_ebm.lpt_rl.connect4 import (
+    COLS,
+    Board,
+    Connect4Env,
+    connect4_dataset,
+    expert_move,
+    move_values,
+    opponent_move,
+    specialised_move,
+    uci_positions,
+)
 from latent_ebm.lpt_rl.envs import normalized_score, rollout
 
 
