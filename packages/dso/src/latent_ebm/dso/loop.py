@@ -27,11 +27,13 @@ from pathlib import Path
 
 import selfies as sf
 import torch
+from rdkit import Chem, DataStructs
+from rdkit.Chem import rdFingerprintGenerator
 
 from latent_ebm.core.checks import check_choice, not_allowed
 from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.metrics import top_k_auc
-from latent_ebm.lpt_mol.oracles import ORACLES, Oracle, canonical
+from latent_ebm.lpt_mol.oracles import ORACLES, Oracle, canonical, penalized_logp
 from latent_ebm.lpt_mol.shift import (
     FIRST_PARTY_SHIFTING,
     ShiftConfig,
@@ -43,8 +45,9 @@ from latent_ebm.lpt_mol.shift import (
 
 from .model import DSOModule
 
-__all__ = ["DOCKING_TARGETS", "DSO", "MODES", "check_budget", "check_objective", "limo_top", "loop_config",
-           "make_oracle", "resume", "run_dso", "substructure_prefix", "summarise", "write_outputs"]
+__all__ = ["DOCKING_TARGETS", "DSO", "MODES", "LimoObjective", "SimilarityObjective", "check_budget", "check_objective",
+           "limo_summary", "limo_top", "loop_config", "make_oracle", "resume", "run_dso", "similarity_summary",
+           "substructure_prefix", "summarise", "tanimoto", "write_outputs"]
 
 # DSO as released = the first-party shifting preset of lpt-mol (FIRST_PARTY_SHIFTING): 25 rounds
 # of 2,500 designs, the top 15,000 kept, y + 0.1, 2 Langevin steps of 0.3 (noise 0.5) from warm
@@ -142,11 +145,115 @@ def resume(path: str | Path, oracle: Oracle, generator: torch.Generator | None =
 
 
 def limo_top(rows: Sequence[dict], k: int = 2, *, key: str = "kd_nm", qed_min: float = 0.4,
-             sa_max: float = 5.5) -> list[dict]:
+             sa_max: float = 5.5, lowest: bool = True) -> list[dict]:
     """LIMO's reporting protocol for multi-objective design: keep molecules with SA < 5.5 and
-    QED > 0.4, then the top ``k`` by ``key`` (lowest K_D first)."""
+    QED > 0.4, then the top ``k`` by ``key`` (lowest first, as K_D; ``lowest=False``: highest first)."""
     kept = [r for r in rows if r["sa"] < sa_max and r["qed"] > qed_min]
-    return sorted(kept, key=lambda r: r[key])[:k]
+    return sorted(kept, key=lambda r: r[key] if lowest else -r[key])[:k]
+
+
+class LimoObjective:
+    """Multi-objective design with LIMO's reporting protocol (Eckmann et al. 2022): the properties
+    ``properties`` (RDKit oracles of lpt-mol, one head each in :class:`DSOModule`) of a molecule
+    are computed once per oracle call; the pool is ranked by ``primary`` (higher is better) among
+    the molecules that pass LIMO's filter (SA < ``sa_max`` and QED > ``qed_min``), those that fail
+    it ranked below by ``primary - penalty``. ``objectives`` gives the model its per-property
+    targets (``ShiftConfig.objectives``).
+
+    ``oracle = Oracle(LimoObjective(...), budget)``: one counted call per new molecule scores all
+    of its properties."""
+
+    def __init__(self, properties: Sequence[str] = ("plogp", "qed", "sa"), primary: str = "plogp", *,
+                 qed_min: float = 0.4, sa_max: float = 5.5, penalty: float = 10.0) -> None:
+        props = tuple(properties) if not isinstance(properties, str) else ()
+        if not props or any(p not in ORACLES for p in props) or not {"qed", "sa"} <= set(props):
+            raise not_allowed("properties", properties, f"give RDKit oracles {sorted(ORACLES)} including 'qed' and 'sa' "
+                                                        "(LIMO's filter)")
+        if primary not in props or primary in ("qed", "sa"):
+            raise not_allowed("primary", primary, f"give one of {[p for p in props if p not in ('qed', 'sa')]}")
+        self.properties, self.primary = props, primary
+        self.qed_min, self.sa_max, self.penalty = float(qed_min), float(sa_max), float(penalty)
+        self.values: dict[str, tuple[float, ...]] = {}
+
+    def objectives(self, smiles: str) -> tuple[float, ...]:
+        """Raw value of each property (computed once a molecule)."""
+        if smiles not in self.values:
+            self.values[smiles] = tuple(float(ORACLES[p](smiles)) for p in self.properties)
+        return self.values[smiles]
+
+    def row(self, smiles: str) -> dict:
+        return dict(zip(self.properties, self.objectives(smiles)))
+
+    def feasible(self, smiles: str) -> bool:
+        r = self.row(smiles)
+        return r["sa"] < self.sa_max and r["qed"] > self.qed_min
+
+    def __call__(self, smiles: str) -> float:
+        primary = self.row(smiles)[self.primary]
+        return primary if self.feasible(smiles) else primary - self.penalty
+
+
+def limo_summary(oracle: Oracle, objective: LimoObjective, budget: int, k: int = 3, k_auc: int = 10) -> dict:
+    """LIMO's protocol over the oracle's calls: the molecules passing the filter, their top ``k``
+    by the primary property (with QED and SA), and the top-10 AUC of the ranking score."""
+    rows = [{"smiles": s, **objective.row(s)} for _, s, _ in oracle.history]
+    top = limo_top(rows, k=k, key=objective.primary, qed_min=objective.qed_min, sa_max=objective.sa_max,
+                   lowest=False)
+    scores = [v for _, _, v in oracle.history]
+    return {"calls": oracle.calls, "budget": budget, "failures": oracle.failures,
+            "feasible": sum(r["sa"] < objective.sa_max and r["qed"] > objective.qed_min for r in rows),
+            **{f"top{i}": top[i - 1][objective.primary] if len(top) >= i else None for i in range(1, k + 1)},
+            "top": top, f"top{k_auc}_auc": top_k_auc(scores, k=k_auc, budget=budget) if scores else 0.0}
+
+
+def tanimoto(a: str, b: str, radius: int = 2, bits: int = 2048) -> float:
+    """Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits: JT-VAE's constrained-
+    optimisation protocol)."""
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    fa, fb = (gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in (a, b))
+    return float(DataStructs.TanimotoSimilarity(fa, fb))
+
+
+class SimilarityObjective:
+    """Similarity-constrained pLogP improvement (JT-VAE's protocol, used by LIMO and DSO): a
+    design x of start molecule x0 scores pLogP(x) - pLogP(x0) when Tanimoto(x, x0) >= ``delta``,
+    else that improvement - ``penalty`` (ranked below every feasible design). ``objectives`` gives
+    the model its target, raw pLogP."""
+
+    def __init__(self, start: str, delta: float, *, penalty: float = 10.0) -> None:
+        can = canonical(start) if isinstance(start, str) else None
+        if can is None:
+            raise not_allowed("start", start, "it is not a valid SMILES (RDKit cannot parse it)")
+        if not isinstance(delta, int | float) or not 0.0 <= delta <= 1.0:
+            raise not_allowed("delta", delta, "give a similarity threshold in [0, 1]")
+        self.start, self.delta, self.penalty = can, float(delta), float(penalty)
+        self.start_value = penalized_logp(can)
+        self.values: dict[str, tuple[float, float]] = {}  # smiles -> (pLogP, similarity)
+
+    def measure(self, smiles: str) -> tuple[float, float]:
+        if smiles not in self.values:
+            self.values[smiles] = (penalized_logp(smiles), tanimoto(smiles, self.start))
+        return self.values[smiles]
+
+    def objectives(self, smiles: str) -> tuple[float]:
+        return (self.measure(smiles)[0],)
+
+    def __call__(self, smiles: str) -> float:
+        value, sim = self.measure(smiles)
+        gain = value - self.start_value
+        return gain if sim >= self.delta else gain - self.penalty
+
+
+def similarity_summary(oracle: Oracle, objective: SimilarityObjective, deltas: Sequence[float] = (0.4, 0.6)) -> dict:
+    """Per threshold: the best improvement among designs other than the start with similarity >=
+    delta (None if there is none) and whether it is > 0 (a success in JT-VAE's table)."""
+    out = {"calls": oracle.calls, "start": objective.start, "start_plogp": objective.start_value}
+    for d in deltas:
+        gains = [objective.measure(s)[0] - objective.start_value for _, s, _ in oracle.history
+                 if s != objective.start and objective.measure(s)[1] >= d]
+        best = max(gains) if gains else None
+        out[f"sim{d}"] = {"best_gain": best, "success": best is not None and best > 0}
+    return out
 
 
 def summarise(oracle: Oracle, budget: int, k_auc: int = 10) -> dict:

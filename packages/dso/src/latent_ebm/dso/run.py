@@ -98,8 +98,9 @@ def _fit(model: DSOModule, dm: DSODataModule, phase: str, steps: int) -> None:
 
 def prepare_model(s: dict) -> tuple[DSOModule, DSODataModule]:
     """The LPT the loop starts from: loaded from ``checkpoint``, or pretrained on x for
-    ``pretrain_steps`` then fine-tuned on (x, y) for ``finetune_steps`` (the LPT code's two phases)."""
-    props = (s["objective"],)
+    ``pretrain_steps`` then fine-tuned on (x, y) for ``finetune_steps`` (the LPT code's two phases).
+    One property head per entry of ``properties`` (multi-objective design), else one for ``objective``."""
+    props = tuple(s.get("properties") or (s["objective"],))
     dm = DSODataModule(**{**s.get("data", {}), "properties": props})
     dm.setup("fit")
     if s.get("checkpoint"):
