@@ -54,9 +54,9 @@ def pmo(d: dict) -> str:
         rows.append(f"| {method} | {t['top10_auc'][0]:.3f} ± {t['top10_auc'][1]:.3f} | {per_seed} | "
                     f"{t['top1'][0]:.3f} ± {t['top1'][1]:.3f} | {t['top50_mean'][0]:.3f} ± {t['top50_mean'][1]:.3f} | "
                     f"{wall} |")
-    for t in d.get("targets", []):
+    for i, t in enumerate(d.get("targets", [])):
         value = "n/a" if t["value"] is None else f"{t['value']:+.3f}"
-        rows.append(f"\n- {t['name']}: {value} (goal {t['goal']}): {'met' if t['met'] else 'not met'}")
+        rows.append(f"{'' if i else chr(10)}- {t['name']}: {value} (goal {t['goal']}): {'met' if t['met'] else 'not met'}")
     return "\n".join(rows)
 
 
