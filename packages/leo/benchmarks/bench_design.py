@@ -27,10 +27,10 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from latent_ebm.core.metrics import paired_comparison
 from latent_ebm.core.samplers import LangevinSchedule, langevin_from_schedule
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.leo import LEODataModule, LEOModule, make_task
-from latent_ebm.core.metrics import paired_comparison
 from latent_ebm.leo.baselines import best_of_data, cma_es, fit_ensemble, grad_mean
 from latent_ebm.leo.metrics import c2st, diversity
 from latent_ebm.leo.tasks import percentile_scores
