@@ -267,7 +267,7 @@ def summarize() -> None:
                  "complete": [r["complete"] for r in rs], "params": rs[0]["params"],
                  "passes_per_iter": rs[0]["passes_per_iter"], "train_s": [r["train_s"] for r in rs],
                  "train_s_per_iter": [round(r["train_s"] / max(1, r["iters_done"]), 3) for r in rs],
-                 "windows": ["all 1742" if r["complete"] else "curve 192" for r in rs],
+                 "windows": ["all validation" if r["complete"] else "curve windows" for r in rs],
                  "prefix_loss": [x["prefix_loss"] for x in last]}
         if rs[0]["model"] == "gpt":
             entry["val_loss"] = [x["val_loss"] for x in last]
@@ -367,8 +367,10 @@ def summarize() -> None:
                               "with steps=T_fast and accumulate_grads as named"}},
            "nanogpt_val_loss": NANOGPT_VAL_LOSS,
            "runs_done": sorted(f"{r['tag']} ({r['iters_done']}/{r['iters']} iters)" for r in runs),
-           "load_note": "wall-clock taken on a shared 2-core CPU under heavy load (load average 20-26, ~7 agents), one "
-                        "thread per run, 7 runs at once: absolute seconds are inflated and noisy; passes are exact.",
+           "load_note": "one thread per run on a shared 2-core CPU; each record carries the load average at its end "
+                        "(load_avg). Runs at load 20-28 (the first session's) have wall-clock inflated 5-10x; runs at "
+                        "load ~8 held one core at raised scheduler priority. Passes are exact whatever the load.",
+           "load_avg": {r["tag"]: r.get("load_avg") for r in runs},
            "table": table, "paired": paired, "equal_wall_clock": wall, "equal_passes": compute, "targets": targets,
            "samples": {r["tag"]: r.get("samples") for r in runs}}
     print(write_json("shakespeare", out))
