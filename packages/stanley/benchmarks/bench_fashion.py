@@ -135,6 +135,7 @@ def main():
     _plot_curves(runs, curves)
     out = write_json(a.tag, {"settings": vars(a), "runs": runs, "stanley_minus_ula": d, "targets": targets,
                              "seconds": time.time() - t0, "figure": png.name, "curves_figure": curves.name})
+    (RESULTS / f"{a.tag}-partial-{machine()}.json").unlink(missing_ok=True)  # superseded by the full record
     print(out)
 
 
