@@ -14,7 +14,6 @@ Writes ``results/multi-plogp-qed-sa-b<budget>-cpu.json`` and ``.png``.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import time
@@ -22,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_pmo import MODEL, machine, plot
+from bench_pmo import MODEL, machine, plot, run_method
 
 from latent_ebm.core.metrics.paired import paired_comparison
-from latent_ebm.dso.loop import LimoObjective, limo_summary, loop_config, run_dso
+from latent_ebm.dso.loop import LimoObjective, limo_summary
 from latent_ebm.dso.run import prepare_model, seed_molecules
-from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
-from latent_ebm.lpt_mol.filters import ring_sizes_ok
-from latent_ebm.lpt_mol.ga import graph_ga, random_baseline
+from latent_ebm.lpt_mol.data import SelfiesVocab
 from latent_ebm.lpt_mol.metrics import running_top_k
 from latent_ebm.lpt_mol.oracles import Oracle
 
@@ -109,21 +106,8 @@ def main() -> None:
             t0 = time.perf_counter()
             objective = LimoObjective(PROPERTIES, "plogp")
             oracle = Oracle(objective, budget=budget)
-            extra = {}
-            if method in MODES:
-                cfg = loop_config(method, per_round=args.per_round, pool_size=args.pool_size, rounds=10**4,
-                                  refit_steps=args.refit_steps, batch_size=32, shift=SHIFT,
-                                  objectives=objective.objectives)
-                torch.manual_seed(seed)
-                state = run_dso(copy.deepcopy(model), vocab, oracle, seeds, cfg,
-                                generator=torch.Generator().manual_seed(seed))
-                extra = {"rounds": state.round, "pool_best_by_round": [r["pool_best"] for r in state.log],
-                         "pool_mean_by_round": [r["pool_mean"] for r in state.log],
-                         "ring_filter_rejected": state.rejected}
-            elif method == "graph-ga":
-                graph_ga(oracle, [s for s, _ in seeds], population=50, offspring=50, seed=seed, keep=ring_sizes_ok)
-            elif method == "random":
-                random_baseline(oracle, load_smiles("zinc250k"), seed=seed, keep=ring_sizes_ok)
+            extra = run_method(method, model, vocab, oracle, seeds, seed, args, shift=SHIFT,
+                               objectives=objective.objectives)
             scores = [v for _, _, v in oracle.history]
             summary = limo_summary(oracle, objective, budget)
             runs[method].append({"seed": seed, **summary, **extra, "curve_top10": running_top_k(scores, 10).tolist(),

@@ -56,6 +56,23 @@ def paired_t(a: list[float], b: list[float]) -> dict:
     return {"mean_diff": float(d.mean()), "t": t, "p_one_sided": p, "wins": int((d > 0).sum()), "n": n}
 
 
+def run_method(method: str, model, vocab, oracle, seeds, seed: int, args, *, shift, objectives=None) -> dict:
+    """Spend ``oracle``'s budget with one method: a loop mode of :data:`MODES` (a copy of ``model``),
+    the graph GA or random ZINC sampling; the loop's per-round record for the loop modes."""
+    if method in MODES:
+        cfg = loop_config(method, per_round=args.per_round, pool_size=args.pool_size, rounds=10**4,
+                          refit_steps=args.refit_steps, batch_size=32, shift=shift, objectives=objectives)
+        torch.manual_seed(seed)
+        state = run_dso(copy.deepcopy(model), vocab, oracle, seeds, cfg, generator=torch.Generator().manual_seed(seed))
+        return {"rounds": state.round, "pool_best_by_round": [r["pool_best"] for r in state.log],
+                "pool_mean_by_round": [r["pool_mean"] for r in state.log], "ring_filter_rejected": state.rejected}
+    if method == "graph-ga":
+        graph_ga(oracle, [s for s, _ in seeds], population=50, offspring=50, seed=seed, keep=ring_sizes_ok)
+    elif method == "random":
+        random_baseline(oracle, load_smiles("zinc250k"), seed=seed, keep=ring_sizes_ok)
+    return {}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--property", default="plogp", choices=sorted(SHIFT))
@@ -83,20 +100,7 @@ def main() -> None:
         for method in methods:
             t0 = time.perf_counter()
             oracle = make_oracle(prop, budget)
-            extra = {}
-            if method in MODES:
-                cfg = loop_config(method, per_round=args.per_round, pool_size=args.pool_size, rounds=10**4,
-                                  refit_steps=args.refit_steps, batch_size=32, shift=SHIFT[prop])
-                torch.manual_seed(seed)
-                state = run_dso(copy.deepcopy(model), vocab, oracle, seeds, cfg,
-                                generator=torch.Generator().manual_seed(seed))
-                extra = {"rounds": state.round, "pool_best_by_round": [r["pool_best"] for r in state.log],
-                         "pool_mean_by_round": [r["pool_mean"] for r in state.log],
-                         "ring_filter_rejected": state.rejected}
-            elif method == "graph-ga":
-                graph_ga(oracle, [s for s, _ in seeds], population=50, offspring=50, seed=seed, keep=ring_sizes_ok)
-            elif method == "random":
-                random_baseline(oracle, load_smiles("zinc250k"), seed=seed, keep=ring_sizes_ok)
+            extra = run_method(method, model, vocab, oracle, seeds, seed, args, shift=SHIFT[prop])
             scores = [v for _, _, v in oracle.history]
             runs[method].append({"seed": seed, **summarise(oracle, budget), **extra,
                                  "curve_top10": running_top_k(scores, 10).tolist(),
