@@ -111,7 +111,7 @@ def main() -> None:
     p.add_argument("--cma-iterations", type=int, default=50)
     p.add_argument("--skip-c2st", action="store_true", help="skip the prior-fit C2ST (its 300-step chains)")
     p.add_argument("--obs-sigma", type=float, default=0.1, help="sigma of the Gaussian design decoder")
-    p.add_argument("--dim", type=int, default=None, help="dimension of ackley / rastrigin / branin")
+    p.add_argument("--dim", type=int, default=None, help="dimension of ackley / rastrigin / branin / mixture")
     args = p.parse_args()
     torch.set_num_threads(1)
 

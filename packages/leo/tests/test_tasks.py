@@ -100,6 +100,25 @@ def test_synthetic_functions_peak_at_their_known_optima():
     assert LEODataModule(task="branin").hparams.dim is None  # the function's own default (2 for branin)
 
 
+def test_mixture_peaks_at_its_highest_bump_and_trains_below_the_median():
+    from latent_ebm.leo.tasks import MIXTURE_HEIGHTS, mixture_centres
+
+    task = make_task("mixture", n_train=2048, seed=1)
+    centres = mixture_centres(20)
+    assert task.design_dim == 20 and task.y_max == 1.0 and task.bounds == (-5.0, 5.0)
+    assert task.score(centres[:1]).item() == pytest.approx(1.0, abs=1e-6)  # the global maximum, exact
+    assert task.normalise(task.score(centres[:1])).item() == pytest.approx(1.0, abs=1e-6)
+    # every centre is a local maximum at its own height, and moving off it lowers the value
+    torch.testing.assert_close(task.score(centres), torch.tensor(MIXTURE_HEIGHTS), atol=1e-6, rtol=0)
+    nudged = centres + 0.3 * torch.randn(centres.shape, generator=torch.Generator().manual_seed(0))
+    assert bool((task.score(nudged) < task.score(centres)).all())
+    # the offline set is the lower half: about half of fresh uniform draws beat its best row
+    fresh = 10 * torch.rand(8192, 20, generator=torch.Generator().manual_seed(7)) - 5
+    assert abs(float((task.score(fresh) > task.y_train.max()).float().mean()) - 0.5) < 0.03
+    assert len(task.y_train) == 2048 and float(task.normalise(task.y_train).max()) < 0.1
+    assert float(centres.norm(dim=1).min()) > 5.0  # no bump sits at the box's centre
+
+
 @requires_dataset("utr")
 def test_utr_standin_oracle_is_the_ridge_solution_and_the_split_is_the_bottom_half():
     from latent_ebm.leo.tasks import _load_utr, _pair_codes, utr, utr_standin_oracle

@@ -35,7 +35,7 @@ class LEODataModule(L.LightningDataModule):
     """One task of :mod:`latent_ebm.leo.tasks` (or a user's :class:`OfflineTask`: :meth:`from_task`).
 
     Args: task (name), n_train (training rows; None: the task's default), length (synthetic-seq),
-        dim (ackley / rastrigin / branin; None: 20, 2 for branin), val_fraction, batch_size, seed (task subsample and split), predict_n (how
+        dim (ackley / rastrigin / branin / mixture; None: 20, 2 for branin), val_fraction, batch_size, seed (task subsample and split), predict_n (how
         many designs ``predict`` proposes; ``predict --n N`` sets it).
     After ``setup``: ``task``, ``y_mean`` / ``y_std`` (the standardisation), ``y_best`` (the
     standardised training best, which the module reads at fit start for y*).

@@ -34,6 +34,12 @@ Built-in tasks (:func:`make_task`, names in :data:`TASKS`):
 - ``branin``: negated Branin on the unit cube (x1 = 15 u1 - 5, x2 = 15 u2), maximum -0.397887 at
   three points; with ``dim`` > 2 the other coordinates are inert (the high-dimensional BO
   convention of a 2-d function embedded in D dimensions); training set as for ``ackley``.
+- ``mixture``: a multi-modal landscape of five Gaussian bumps on [-5, 5]^dim with distinct
+  heights (1, 0.8, 0.65, 0.5, 0.35) and widths (4, 4.5, 5, 5, 5.5), centres fixed by a seed in
+  [-3, 3]^dim (not the origin, so the training data's mean is not the optimum); the value is the
+  upper envelope max_k h_k exp(-|x - c_k|² / (2 w_k²)) (:func:`mixture`), so the global maximum is
+  exactly 1 at the highest bump's centre and every other centre is a local maximum; training set
+  as for ``ackley``.
 """
 
 from __future__ import annotations
@@ -51,9 +57,9 @@ from latent_ebm.core.checks import check_choice, check_int, check_real, not_allo
 from latent_ebm.core.data import get_file
 
 __all__ = ["TASKS", "OfflineTask", "ackley", "branin", "make_task", "normalised_score", "percentile_scores",
-           "rastrigin", "superconductor", "utr", "utr_standin_oracle"]
+           "mixture", "rastrigin", "superconductor", "utr", "utr_standin_oracle"]
 
-TASKS = ("synthetic-seq", "tfbind8", "tfbind10", "utr", "superconductor", "ackley", "rastrigin", "branin")
+TASKS = ("synthetic-seq", "tfbind8", "tfbind10", "utr", "superconductor", "ackley", "rastrigin", "branin", "mixture")
 
 
 @dataclass
@@ -389,6 +395,35 @@ def branin(dim: int = 2, n_train: int = 4096, seed: int = 0) -> OfflineTask:
     return _function_task("branin", f, dim, 0.0, 1.0, BRANIN_MAX, n_train, seed, 4000)
 
 
+MIXTURE_HEIGHTS = (1.0, 0.8, 0.65, 0.5, 0.35)
+MIXTURE_WIDTHS = (4.0, 4.5, 5.0, 5.0, 5.5)
+
+
+def mixture_centres(dim: int = 20) -> Tensor:
+    """The bumps' centres, (5, dim), uniform in [-3, 3]^dim from a fixed generator (row 0: the global maximum)."""
+    check_int("dim", dim, low=1)
+    g = torch.Generator().manual_seed(5000)
+    return 6 * torch.rand(len(MIXTURE_HEIGHTS), dim, generator=g) - 3
+
+
+def mixture(dim: int = 20, n_train: int = 4096, seed: int = 0) -> OfflineTask:
+    """A multi-modal mixture on [-5, 5]^dim: f(x) = max_k h_k exp(-|x - c_k|² / (2 w_k²)), the upper
+    envelope of five Gaussian bumps (heights :data:`MIXTURE_HEIGHTS`, widths :data:`MIXTURE_WIDTHS`,
+    centres :func:`mixture_centres`). The envelope, not the sum, so that the optimum is exact: each
+    term is at most h_k, the first reaches h_0 = 1 at c_0, so max f = 1 at x* = c_0 and nowhere else;
+    the other centres are local maxima (their bumps dominate there: the centres lie about 9-15
+    apart). The global bump is the narrowest, the lowest the widest (they cover more of the box).
+    Training set: the lower half of 2 * n_train uniform draws; y_min the draws' min."""
+    centres = mixture_centres(dim)
+    heights, widths = torch.tensor(MIXTURE_HEIGHTS), torch.tensor(MIXTURE_WIDTHS)
+
+    def f(x: Tensor) -> Tensor:
+        sq = (x.double()[:, None, :] - centres.double()).square().sum(-1)
+        return (heights.double() * torch.exp(-sq / (2 * widths.double().square()))).amax(1).float()
+
+    return _function_task("mixture", f, dim, -5.0, 5.0, 1.0, n_train, seed, 5100)
+
+
 def make_task(name: str, *, n_train: int | None = None, seed: int = 0, length: int = 8, dim: int | None = None
               ) -> OfflineTask:
     """The task ``name`` (one of :data:`TASKS`); ``n_train`` None keeps the task's default size,
@@ -407,7 +442,7 @@ def make_task(name: str, *, n_train: int | None = None, seed: int = 0, length: i
         return superconductor(n_train, seed)
     if name == "synthetic-seq":
         return synthetic_seq(length, 4, 4096 if n_train is None else n_train, seed)
-    fn = {"ackley": ackley, "rastrigin": rastrigin, "branin": branin}[name]
+    fn = {"ackley": ackley, "rastrigin": rastrigin, "branin": branin, "mixture": mixture}[name]
     return fn(dim or (2 if name == "branin" else 20), 4096 if n_train is None else n_train, seed)
 
 
