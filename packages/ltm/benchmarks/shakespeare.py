@@ -49,6 +49,7 @@ RUNS = RESULTS / "shakespeare-runs"
 NANOGPT_VAL_LOSS = 1.88  # nanoGPT README, the CPU recipe above
 BATCH, SEQ = 12, 64  # nanoGPT's CPU recipe; ``--context 256`` is its GPU recipe's context
 SIZE = dict(d_model=128, n_layers=4, n_heads=4, window=None)
+EQUAL_PARAM_LAYERS = 5  # GPT at 5 layers: 1.01M parameters, against LTM's 1.08M (its decoder with cross-attention)
 
 
 def optim(iters: int) -> dict:
@@ -58,15 +59,19 @@ def optim(iters: int) -> dict:
 
 
 def run_tag(a) -> str:
-    return f"{_group_name(a.model, a.iters, a.context, a.inner_steps, a.n_latents, a.latent_dim, a.accumulate_grads)}-s{a.seed}"
+    return (f"{_group_name(a.model, a.iters, a.context, a.inner_steps, a.n_latents, a.latent_dim, a.accumulate_grads, a.n_layers)}"
+            f"-s{a.seed}")
 
 
-def _group_name(model, iters, context=SEQ, inner_steps=None, n_latents=None, latent_dim=None, acc=None) -> str:
-    """``gpt[-c<context>]-i<iters>`` / ``ltm-t<T>-nz<N>[-d<width>]-acc|frozen[-c<context>]-i<iters>``
-    (the context and latent width named only where they differ from 64 and d_model)."""
+def _group_name(model, iters, context=SEQ, inner_steps=None, n_latents=None, latent_dim=None, acc=None,
+                n_layers=SIZE["n_layers"]) -> str:
+    """``gpt[-l<layers>][-c<context>]-i<iters>`` / ``ltm-t<T>-nz<N>[-d<width>]-acc|frozen[-c<context>]-i<iters>``
+    (the layers, context and latent width named only where they differ from 4, 64 and d_model;
+    ``gpt-l5``: the GPT with about as many parameters as LTM's decoder with its cross-attention)."""
     ctx = "" if context == SEQ else f"-c{context}"
     if model == "gpt":
-        return f"gpt{ctx}-i{iters}"
+        layers = "" if n_layers == SIZE["n_layers"] else f"-l{n_layers}"
+        return f"gpt{layers}{ctx}-i{iters}"
     width = "" if latent_dim is None else f"-d{latent_dim}"
     return f"ltm-t{inner_steps}-nz{n_latents}{width}-{'acc' if acc else 'frozen'}{ctx}-i{iters}"
 
@@ -161,7 +166,7 @@ def train_one(a) -> Path:
     val = dm.splits["validation"]
     windows = torch.stack([val[i]["x"] for i in range(len(val))])  # context 64: (1742, 65)
     curve_windows = windows[torch.linspace(0, len(windows) - 1, a.curve_windows).long()]
-    common = dict(vocab_size=dm.vocab_size, **SIZE, seq_len=a.context, optim=optim(a.iters))
+    common = dict(vocab_size=dm.vocab_size, **{**SIZE, "n_layers": a.n_layers}, seq_len=a.context, optim=optim(a.iters))
     if a.model == "gpt":
         model, passes = GPTModule(**common), 1
     else:
@@ -179,7 +184,7 @@ def train_one(a) -> Path:
                "inner_steps": a.inner_steps if a.model == "ltm" else None,
                "accumulate_grads": a.accumulate_grads if a.model == "ltm" else None,
                "n_latents": a.n_latents if a.model == "ltm" else None,
-               "latent_dim": a.latent_dim if a.model == "ltm" else None, "context": a.context,
+               "latent_dim": a.latent_dim if a.model == "ltm" else None, "context": a.context, "n_layers": a.n_layers,
                "tokens": a.iters * BATCH * a.context,
                "passes_per_iter": passes, "fwd_bwd_passes": a.iters * passes, "complete": final is not None,
                "iters_done": curve.rows[-1]["iter"] if curve.rows else 0, "train_s": round(curve.train_s, 1),
@@ -201,7 +206,7 @@ def train_one(a) -> Path:
 
 def _group(r: dict) -> str:
     return _group_name(r["model"], r["iters"], r.get("context", SEQ), r["inner_steps"], r["n_latents"],
-                       r.get("latent_dim"), r["accumulate_grads"])
+                       r.get("latent_dim"), r["accumulate_grads"], r.get("n_layers", SIZE["n_layers"]))
 
 
 def _partner(r: dict) -> str:
@@ -212,6 +217,10 @@ def _partner(r: dict) -> str:
 def _score(r: dict) -> float:
     """The honest per-character loss of a run: GPT's plain loss, LTM's prefix-conditional loss."""
     return r["final"]["val_loss"] if r["model"] == "gpt" else r["final"]["prefix_loss"]
+
+
+def rs_iters(rs: list[dict]) -> int:
+    return rs[0]["iters"]
 
 
 def _row_at(r: dict, it: int) -> dict | None:
@@ -283,6 +292,9 @@ def summarize() -> None:
             gpt = partner[g]
             # prefix-conditional loss, LTM - GPT, on the same scored characters (negative: LTM lower)
             paired[f"{g} vs {gpt}: prefix loss"] = _paired(groups, g, gpt)
+            big = _group_name("gpt", rs_iters(groups[g]), groups[g][0].get("context", SEQ), n_layers=EQUAL_PARAM_LAYERS)
+            if big in groups:  # the GPT with about LTM's parameter count, same tokens
+                paired[f"{g} vs {big}: prefix loss"] = _paired(groups, g, big)
     for t in (4, 16):
         for it in (2000, 4000):
             a_, b_ = f"ltm-t{t}-nz4-acc-i{it}", f"ltm-t{t}-nz4-frozen-i{it}"
@@ -346,6 +358,12 @@ def summarize() -> None:
         if c:
             targets.append({"name": f"{g}: prefix-conditional loss below GPT's at equal tokens (iter {c['iter']}, "
                                     f"{c['windows']}), in the mean and every seed",
+                            "value": c["diffs"], "goal": "< 0 in the mean and every seed",
+                            "met": bool(c["diffs"] and np.mean(c["diffs"]) < 0 and all(d < 0 for d in c["diffs"]))})
+    for key, c in paired.items():
+        if c and f"vs gpt-l{EQUAL_PARAM_LAYERS}" in key:
+            targets.append({"name": f"{key.split(':')[0]}: LTM's prefix-conditional loss below the equal-parameter "
+                                    f"GPT's at equal tokens (iter {c['iter']}), in the mean and every seed",
                             "value": c["diffs"], "goal": "< 0 in the mean and every seed",
                             "met": bool(c["diffs"] and np.mean(c["diffs"]) < 0 and all(d < 0 for d in c["diffs"]))})
     for g, rows in wall.items():
@@ -425,6 +443,8 @@ def main() -> None:
     p.add_argument("--inner-steps", type=int, default=4)
     p.add_argument("--n-latents", type=int, default=4)
     p.add_argument("--accumulate-grads", action="store_true")
+    p.add_argument("--n-layers", type=int, default=SIZE["n_layers"],
+                   help=f"decoder layers (GPT at {EQUAL_PARAM_LAYERS}: about LTM's parameter count)")
     p.add_argument("--latent-dim", type=int, default=None, help="width of each latent vector (default d_model)")
     p.add_argument("--context", type=int, default=SEQ, help="characters per window (64: nanoGPT's CPU recipe)")
     p.add_argument("--eval-every", type=int, default=250)
