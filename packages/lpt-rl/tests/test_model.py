@@ -124,3 +124,36 @@ def test_bc_baseline_fits_and_acts(tmp_path):
     tiny_trainer(tmp_path, max_epochs=2, limit_val_batches=0).fit(m, dm)
     out = m.evaluate(4, targets=[1.0, 0.0, 1.0, 0.0])
     assert out["returns"].shape == (4,) and m.latents(torch.tensor([1.0])).shape == (1, 4, 16)
+
+
+def test_returns_to_go_from_step_rewards_in_the_data_and_while_acting():
+    from latent_ebm.lpt_rl.baseline import acting_rtg
+    from latent_ebm.lpt_rl.data import TrajectoryDataset, returns_to_go
+
+    r = np.array([1.0, 0.0, 2.0, 0.5])
+    np.testing.assert_allclose(returns_to_go(r), [3.5, 2.5, 2.5, 0.5])
+    ep = {"observations": np.zeros((4, 2), np.float32), "actions": np.zeros((4, 1), np.float32), "rewards": r}
+    ds = TrajectoryDataset([ep], max_len=6, action_high=1.0)
+    np.testing.assert_allclose(ds[0]["rtg"].numpy(), [3.5, 2.5, 2.5, 0.5, 0.0, 0.0])
+    assert float(ds[0]["y"]) == 3.5
+    # acting: R_0 = y*, R_{k+1} = R_k - r_k
+    np.testing.assert_allclose(acting_rtg(np.array([5.0, 1.0]), np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])),
+                               [[5.0, 4.0, 4.0, 2.0], [1.0, 1.0, 1.0, 1.0]])
+
+
+def test_dt_with_step_rewards_reads_the_return_to_go_and_gets_what_it_is_asked_for(tmp_path):
+    """DT (condition="rtg") on the chain MDP: the action depends on R_t, and asked for y* = 1 it
+    opens positive, for y* = 0 negative (the chain pays at its last step, so R_t = y throughout)."""
+    torch.manual_seed(0)
+    dm = LPTRLDataModule(env="chain", n_episodes=64, batch_size=32)
+    m = SequenceBCModule(env="chain", d_model=16, n_layers=1, n_heads=2, context=8, dropout=0.0, condition="rtg",
+                         test_episodes=0, seed=0)
+    with pytest.raises(ValueError, match="rtg"):
+        m.policy(torch.zeros(1, 2, 2), torch.zeros(1, 2, 1), None)
+    tiny_trainer(tmp_path, max_epochs=30, limit_val_batches=0).fit(m, dm)
+    high = m.evaluate(16, targets=[1.0] * 16, seed=1)["returns"].mean()
+    low = m.evaluate(16, targets=[0.0] * 16, seed=2)["returns"].mean()
+    assert high > 0.75 and low < 0.25, (high, low)
+    obs, act = torch.zeros(2, 1, 2), torch.zeros(2, 0, 1)
+    first = m.policy.act(obs, act, None, torch.tensor([[1.0], [0.0]]))
+    assert first[0, 0] > 0 > first[1, 0], first

@@ -1,4 +1,4 @@
-"""The same-size baselines: behaviour cloning and a final-return-conditioned policy (DT-like).
+"""The same-size baselines: behaviour cloning and Decision Transformer (final return / step rewards).
 
 Both use LPT's ``TrajectoryPolicy`` (same embeddings, decoder, action head and window):
 - ``condition="none"``: behaviour cloning, the decoder without cross-attention.
@@ -6,6 +6,10 @@ Both use LPT's ``TrajectoryPolicy`` (same embeddings, decoder, action head and w
   map, read by the same cross-attention LPT's plan uses. This is Decision Transformer's
   "final return only" setting (its return-to-go is the final return at every step when step
   rewards are withheld) in this network; acting, y* is the requested return.
+- ``condition="rtg"``: Decision Transformer with step rewards: the return-to-go
+  R_t = sum_{t' >= t} r_t' (``batch["rtg"]``), scaled by the env's return scale, is embedded and
+  added to the token of s_t (``TrajectoryPolicy(rtg=True)``; DT gives R_t its own token).
+  Acting, R_0 = y* and R_{t+1} = R_t - r_t, as DT's evaluation loop.
 Trained by the masked mean action MSE with the LPT code's optimiser.
 """
 
@@ -25,11 +29,20 @@ from .envs import env_spec, normalized_score, rollout
 from .model import OPTIM
 from .nets import TrajectoryPolicy
 
-__all__ = ["SequenceBCModule"]
+__all__ = ["SequenceBCModule", "acting_rtg"]
+
+
+def acting_rtg(targets: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+    """Returns-to-go while acting (N, t + 1) from targets y* (N,) and the rewards received so far
+    (N, t): R_0 = y*, R_{k+1} = R_k - r_k (Decision Transformer's evaluation loop)."""
+    r = np.asarray(rewards, dtype=np.float64)
+    spent = np.concatenate([np.zeros((len(r), 1)), np.cumsum(r, axis=1)], axis=1)
+    return (np.asarray(targets, dtype=np.float64).reshape(-1, 1) - spent).astype(np.float32)
 
 
 class SequenceBCModule(SeededModule):
-    """Behaviour cloning (``condition="none"``) or final-return conditioning (``"return"``).
+    """Behaviour cloning (``condition="none"``), final-return conditioning (``"return"``) or
+    return-to-go conditioning from step rewards (``"rtg"``).
 
     Args: env, d_model, n_layers, n_heads, context, n_latent, dropout (as ``LPTRLModule``),
         condition, target_return (raw y*; None: the env's), test_episodes, optim, init_noise, seed.
@@ -37,18 +50,19 @@ class SequenceBCModule(SeededModule):
 
     def __init__(self, *, env: str = "chain", d_model: int = 128, n_layers: int = 3, n_heads: int = 1,
                  context: int = 64, n_latent: int = 4, dropout: float = 0.1,
-                 condition: Literal["none", "return"] = "none", target_return: float | None = None,
+                 condition: Literal["none", "return", "rtg"] = "none", target_return: float | None = None,
                  test_episodes: int = 10, optim: OptimConfig = OPTIM,
                  init_noise: Literal["rank", "example"] = "rank", seed: int | None = 42) -> None:
         super().__init__(init_noise=init_noise, seed=seed)
         self.save_hyperparameters()
         self.spec = env_spec(env)
-        check_choice("condition", condition, ("none", "return"))
+        check_choice("condition", condition, ("none", "return", "rtg"))
         check_int("test_episodes", test_episodes, low=0)
         self.optim = self.group(OptimConfig, optim, "optim")
         conditioned = condition == "return"
         self.policy = TrajectoryPolicy(self.spec.obs_dim, self.spec.act_dim, d_model, n_layers, n_heads,
-                                       self.spec.max_len, context, n_latent, dropout, cross_attention=conditioned)
+                                       self.spec.max_len, context, n_latent, dropout, cross_attention=conditioned,
+                                       rtg=condition == "rtg")
         self.return_embed = nn.Linear(1, n_latent * d_model) if conditioned else None
         self.register_buffer("obs_mean", torch.zeros(self.spec.obs_dim))
         self.register_buffer("obs_std", torch.ones(self.spec.obs_dim))
@@ -76,7 +90,8 @@ class SequenceBCModule(SeededModule):
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         obs = (batch["x"] - self.obs_mean) / self.obs_std
-        pred = self.policy(obs, batch["a"], self.latents(batch["y"]))
+        rtg = batch["rtg"] / self.spec.return_scale if self.hparams.condition == "rtg" else None
+        pred = self.policy(obs, batch["a"], self.latents(batch["y"]), rtg)
         mask = batch["mask"]
         return ((pred - batch["a"]).square().mean(-1) * mask).sum() / mask.sum().clamp_min(1)
 
@@ -120,12 +135,16 @@ class SequenceBCModule(SeededModule):
         self.eval()
         try:
             z = self.latents(targets.to(self.device))
+            use_rtg = self.hparams.condition == "rtg"
 
-            def policy(o: np.ndarray, a: np.ndarray, active: np.ndarray) -> np.ndarray:
+            def policy(o: np.ndarray, a: np.ndarray, active: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
                 obs = (torch.as_tensor(o, device=self.device) - self.obs_mean) / self.obs_std
-                return self.policy.act(obs, torch.as_tensor(a, device=self.device), z).cpu().numpy()
+                rtg = None
+                if use_rtg:
+                    rtg = torch.as_tensor(acting_rtg(targets.numpy(), r), device=self.device) / self.spec.return_scale
+                return self.policy.act(obs, torch.as_tensor(a, device=self.device), z, rtg).cpu().numpy()
 
-            out = rollout(self.hparams.env, policy, n_episodes, seed=seed)
+            out = rollout(self.hparams.env, policy, n_episodes, seed=seed, pass_rewards=use_rtg)
         finally:
             self.train(was)
         out["targets"] = targets.numpy()

@@ -1,4 +1,4 @@
-"""Offline trajectories: generated here (chain, pendulum, connect4) or read from a D4RL-format file.
+"""Offline trajectories: generated here (chain, pendulum, connect4, PointMaze) or read from a D4RL-format file.
 
 A dataset is D4RL's flat layout (``observations`` (N, ds), ``actions`` (N, da), ``rewards``
 (N,), ``terminals`` (N,), ``timeouts`` (N,)), saved as ``.npz``; generated ones are cached under the
@@ -6,7 +6,10 @@ core's ``artifact_dir("lpt-rl")`` (never in the data cache, which may be a share
 is one whole episode (the LPT code trains on whole episodes), right-padded to ``max_len`` steps:
 
     {"x": obs (L, ds), "a": actions in [-1, 1] (L, da), "mask": (L,), "y": episode return (raw),
-     "index": position in the training split}
+     "rtg": return-to-go from the step rewards (L,) (raw; 0 on padding), "index": position in the training split}
+
+LPT and the final-return baselines read ``y`` only; ``rtg`` is for Decision Transformer with step
+rewards (``SequenceBCModule(condition="rtg")``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from latent_ebm.core.data import artifact_dir
 from .connect4 import connect4_dataset
 from .envs import ChainMDP, env_spec, make_env, pendulum_controller
 
-__all__ = ["LPTRLDataModule", "TrajectoryDataset", "chain_dataset", "load_d4rl", "pendulum_dataset", "split_episodes"]
+__all__ = ["LPTRLDataModule", "TrajectoryDataset", "chain_dataset", "load_d4rl", "pendulum_dataset", "returns_to_go",
+           "split_episodes"]
+
+
+GENERATED = ("pendulum", "maze-umaze", "maze-medium", "maze-large")  # gym envs with a generator here
 
 
 def _pack(obs: list, act: list, rew: list, term: list, timeout: list) -> dict[str, np.ndarray]:
@@ -101,6 +108,12 @@ def load_d4rl(path: str | Path) -> dict[str, np.ndarray]:
     return data
 
 
+def returns_to_go(rewards: np.ndarray) -> np.ndarray:
+    """R_t = sum_{t' >= t} r_t' (float32), Decision Transformer's conditioning signal."""
+    r = np.asarray(rewards, dtype=np.float64)
+    return np.cumsum(r[::-1])[::-1].astype(np.float32)
+
+
 def split_episodes(data: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """Episodes of a flat D4RL dict: cut after every step with a terminal or timeout flag (a tail
     without one is an episode too)."""
@@ -124,8 +137,10 @@ class TrajectoryDataset(Dataset):
         self.act = torch.zeros(n, max_len, da)
         self.mask = torch.zeros(n, max_len)
         self.ret = torch.zeros(n)
+        self.rtg = torch.zeros(n, max_len)
         for i, ep in enumerate(episodes):
             t = min(len(ep["rewards"]), max_len)
+            self.rtg[i, :t] = torch.as_tensor(returns_to_go(ep["rewards"])[:t])
             self.obs[i, :t] = torch.as_tensor(ep["observations"][:t])
             self.act[i, :t] = torch.as_tensor(ep["actions"][:t] / action_high).clamp(-1, 1)
             self.mask[i, :t] = 1.0
@@ -135,7 +150,8 @@ class TrajectoryDataset(Dataset):
         return len(self.ret)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"x": self.obs[i], "a": self.act[i], "mask": self.mask[i], "y": self.ret[i], "index": torch.tensor(i)}
+        return {"x": self.obs[i], "a": self.act[i], "mask": self.mask[i], "y": self.ret[i], "rtg": self.rtg[i],
+                "index": torch.tensor(i)}
 
     def obs_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std (ds,) of the observations over valid steps (the LPT code z-scores states)."""
@@ -158,7 +174,7 @@ class _Targets(Dataset):
 class LPTRLDataModule(L.LightningDataModule):
     """Train / validation splits of an offline dataset (test = validation: there is no third split).
 
-    Args: env (``chain``, ``pendulum``, ``connect4``, ``hopper``, ``walker2d``), n_episodes (generated
+    Args: env (``chain``, ``pendulum``, ``connect4``, ``maze-{umaze,medium,large}``, ``hopper``, ``walker2d``), n_episodes (generated
         datasets), path (a D4RL-format ``.npz``; required for hopper/walker2d, optional
         otherwise), val_fraction, batch_size (whole episodes; the LPT code: 500), seed,
         predict_n (episodes ``predict`` rolls out, at targets spread over the data's returns).
@@ -173,7 +189,7 @@ class LPTRLDataModule(L.LightningDataModule):
         check_int("batch_size", batch_size, low=1)
         check_int("seed", seed, low=0)
         check_int("predict_n", predict_n, low=1)
-        if path is None and self.spec.gym_id is not None and env not in ("pendulum",):
+        if path is None and self.spec.gym_id is not None and env not in GENERATED:
             raise not_allowed("data.path", path, f"env={env!r} has no generator here; give a D4RL-format .npz")
         self.env, self.predict_n = env, predict_n
         if path is not None:  # sizes only (array headers): a wrong file fails here, in one line
@@ -186,7 +202,8 @@ class LPTRLDataModule(L.LightningDataModule):
 
     def cache_path(self) -> Path:
         h = self.hparams
-        return artifact_dir("lpt-rl") / f"{h.env}-mixed-{h.n_episodes}-s{h.seed}.npz"
+        kind = "waypoint" if h.env.startswith("maze-") else "mixed"
+        return artifact_dir("lpt-rl") / f"{h.env}-{kind}-{h.n_episodes}-s{h.seed}.npz"
 
     def load(self) -> dict[str, np.ndarray]:
         """The flat dataset: from ``path``, generated (chain: in memory), or from the cache."""
@@ -198,7 +215,12 @@ class LPTRLDataModule(L.LightningDataModule):
         cache = self.cache_path()
         if cache.is_file():
             return load_d4rl(cache)
-        data = (connect4_dataset if h.env == "connect4" else pendulum_dataset)(h.n_episodes, h.seed)
+        if h.env.startswith("maze-"):
+            from .maze import maze_dataset
+
+            data = maze_dataset(h.env, h.n_episodes, h.seed)
+        else:
+            data = (connect4_dataset if h.env == "connect4" else pendulum_dataset)(h.n_episodes, h.seed)
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")

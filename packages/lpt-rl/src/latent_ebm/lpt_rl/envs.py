@@ -11,6 +11,9 @@
   here); the return is the outcome (+1 win, 0 draw, -1 loss); offline data from ESPER's 50/50
   mixture of an exploiting and a searching policy. Observations are {0, 1} stone planes and are
   not z-scored (a cell never filled in the data would otherwise blow up at test time).
+- ``maze-umaze`` / ``maze-medium`` / ``maze-large``: gymnasium-robotics ``PointMaze_*-v3`` with a
+  fixed goal and waypoint-controller data relabelled against it, as D4RL's maze2d (``maze.py``;
+  the ``[maze]`` extra).
 - ``hopper`` / ``walker2d``: gymnasium ``Hopper-v5`` / ``Walker2d-v5`` (MuJoCo) for the paper's
   locomotion settings; bring the offline data as a D4RL-format file (``data.path``).
 
@@ -61,6 +64,14 @@ ENVS: dict[str, EnvSpec] = {
     # D4RL infos.py min/max; targets from the LPT code's config.py (hopper 3600, walker2d 5000)
     "hopper": EnvSpec("hopper", 11, 3, 1000, 1.0, 1000.0, 3600.0, -20.272305, 3234.3, "Hopper-v5"),
     "walker2d": EnvSpec("walker2d", 17, 6, 1000, 1.0, 1000.0, 5000.0, 1.629008, 4592.3, "Walker2d-v5"),
+    # PointMaze v3 with a fixed goal (maze.py); horizons 300/600/800 and return scale 100 as the
+    # LPT code's maze2d; references: uniform random actions and the noise-free waypoint controller,
+    # 30 episodes each from random start cells (benchmarks/maze_references.py, results/
+    # maze-references-cpu.json); y* = the controller's return, as the code's 165/280/275 sit just
+    # above D4RL's maze2d references 161.86/277.39/273.99
+    "maze-umaze": EnvSpec("maze-umaze", 4, 2, 300, 1.0, 100.0, 220.0, 6.43, 220.17, "PointMaze_UMaze-v3"),
+    "maze-medium": EnvSpec("maze-medium", 4, 2, 600, 1.0, 100.0, 473.0, 13.9, 473.43, "PointMaze_Medium-v3"),
+    "maze-large": EnvSpec("maze-large", 4, 2, 800, 1.0, 100.0, 613.0, 0.0, 613.4, "PointMaze_Large-v3"),
 }
 
 
@@ -116,6 +127,10 @@ def make_env(name: str):
         from .connect4 import Connect4Env
 
         return Connect4Env()
+    if name.startswith("maze-"):
+        from .maze import PointMazeTask
+
+        return PointMazeTask(name)
     if spec.gym_id is None:
         return ChainMDP()
     try:
@@ -144,12 +159,15 @@ def pendulum_controller(obs: np.ndarray) -> float:
 Policy = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def rollout(env: str, policy: Policy, n_episodes: int, *, seed: int = 0, max_steps: int | None = None) -> dict:
+def rollout(env: str, policy: Policy, n_episodes: int, *, seed: int = 0, max_steps: int | None = None,
+            pass_rewards: bool = False) -> dict:
     """Run ``n_episodes`` episodes in lockstep with a batched policy.
 
     ``policy(obs_hist (N, t, obs_dim), act_hist (N, t - 1, act_dim), active (N,) bool)`` returns
     actions (N, act_dim) in [-1, 1] for every episode (rows of finished ones are ignored); it
-    sees raw observations and the model-scale actions it took. Episode i is reset with seed
+    sees raw observations and the model-scale actions it took; with ``pass_rewards`` it also gets
+    the rewards received so far, ``rew_hist (N, t - 1)``, as a fourth argument (Decision
+    Transformer's return-to-go bookkeeping). Episode i is reset with seed
     ``seed + i``. Returns {"returns" (N,), "lengths" (N,), "obs" (N, T, obs_dim) as visited,
     "win_rate" (the fraction of episodes with a positive return: Connect Four's score)}.
     """
@@ -160,19 +178,21 @@ def rollout(env: str, policy: Policy, n_episodes: int, *, seed: int = 0, max_ste
     obs = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]).astype(np.float32)
     obs_hist = np.zeros((n_episodes, horizon + 1, spec.obs_dim), dtype=np.float32)
     act_hist = np.zeros((n_episodes, horizon, spec.act_dim), dtype=np.float32)
+    rew_hist = np.zeros((n_episodes, horizon), dtype=np.float32)
     obs_hist[:, 0] = obs
     active = np.ones(n_episodes, dtype=bool)
     returns = np.zeros(n_episodes)
     lengths = np.zeros(n_episodes, dtype=np.int64)
     for t in range(horizon):
-        actions = np.clip(np.asarray(policy(obs_hist[:, : t + 1], act_hist[:, :t], active), dtype=np.float32),
-                          -1.0, 1.0)
+        args = (obs_hist[:, : t + 1], act_hist[:, :t], active) + ((rew_hist[:, :t],) if pass_rewards else ())
+        actions = np.clip(np.asarray(policy(*args), dtype=np.float32), -1.0, 1.0)
         act_hist[:, t] = actions
         for i, e in enumerate(envs):
             if not active[i]:
                 continue
             o, r, term, trunc, _ = e.step(actions[i] * spec.action_high)
             returns[i] += r
+            rew_hist[i, t] = r
             lengths[i] += 1
             obs_hist[i, t + 1] = o
             if term or trunc:

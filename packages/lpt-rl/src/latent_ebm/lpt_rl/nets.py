@@ -37,16 +37,20 @@ class TrajectoryPolicy(nn.Module):
     every block, no positional signal), and a tanh action head read at the STATE tokens.
 
     ``cross_attention=False`` gives the same network without latents (behaviour cloning).
+    ``rtg=True`` adds a linear embedding of the return-to-go R_t to the token of s_t (Decision
+    Transformer's conditioning with step rewards; DT gives R_t a token of its own, here it is
+    summed into the state token so the token layout, window and receptive field stay LPT's).
     """
 
     def __init__(self, obs_dim: int, act_dim: int, d_model: int, n_layers: int, n_heads: int, max_len: int,
-                 context: int, n_latent: int, dropout: float, cross_attention: bool = True) -> None:
+                 context: int, n_latent: int, dropout: float, cross_attention: bool = True, rtg: bool = False) -> None:
         super().__init__()
         for name, value in (("obs_dim", obs_dim), ("act_dim", act_dim), ("context", context)):
             check_int(name, value, low=1)
         self.obs_dim, self.act_dim, self.n_layers, self.context = obs_dim, act_dim, n_layers, context
         self.embed_state = nn.Linear(obs_dim, d_model)
         self.embed_action = nn.Linear(act_dim, d_model)
+        self.embed_rtg = nn.Linear(1, d_model) if rtg else None
         self.embed_ln = nn.LayerNorm(d_model)
         self.decoder = LatentConditionedDecoder(
             1, d_model, n_layers, n_heads, 2 * max_len, cross_attention=cross_attention, latent_groups="shared",
@@ -63,11 +67,16 @@ class TrajectoryPolicy(nn.Module):
         """Tokens an output depends on: n_layers * (context - 1) + 1 (a sliding window per layer)."""
         return self.n_layers * (self.decoder.window - 1) + 1 if self.decoder.window else 10**9
 
-    def forward(self, obs: Tensor, act: Tensor, z: Tensor | None) -> Tensor:
-        """obs (B, T, ds) normalised, act (B, T', da) with T' in {T - 1, T}, z (B, n_latent, d) ->
-        predicted actions (B, T, da), row t read at the token of s_t (it has seen a_{<t} only)."""
+    def forward(self, obs: Tensor, act: Tensor, z: Tensor | None, rtg: Tensor | None = None) -> Tensor:
+        """obs (B, T, ds) normalised, act (B, T', da) with T' in {T - 1, T}, z (B, n_latent, d),
+        rtg (B, T) scaled returns-to-go (``rtg=True`` only) -> predicted actions (B, T, da), row t
+        read at the token of s_t (it has seen a_{<t} only)."""
         b, t, _ = obs.shape
         s = self.embed_state(obs)
+        if self.embed_rtg is not None:
+            if rtg is None:
+                raise ValueError("rtg=None is not allowed; this policy was built with rtg=True")
+            s = s + self.embed_rtg(rtg.unsqueeze(-1).to(s.dtype))
         a = self.embed_action(act)
         if act.shape[1] < t:  # acting: the last state has no action yet
             a = torch.cat([a, torch.zeros_like(s[:, :1])], 1)
@@ -77,8 +86,9 @@ class TrajectoryPolicy(nn.Module):
         h = self.decoder.features(None, z, embeddings=self.embed_ln(tokens))
         return self.action_head(h[:, 0::2])
 
-    def act(self, obs: Tensor, act: Tensor, z: Tensor | None) -> Tensor:
+    def act(self, obs: Tensor, act: Tensor, z: Tensor | None, rtg: Tensor | None = None) -> Tensor:
         """The action at the last state (B, da) from the last ``receptive_field`` tokens only:
         equal to reading the whole history, since nothing gives a token its position."""
         keep = self.receptive_field // 2 + 1  # 2 keep - 1 >= receptive_field tokens
-        return self.forward(obs[:, -keep:], act[:, -(keep - 1):] if keep > 1 else act[:, :0], z)[:, -1]
+        return self.forward(obs[:, -keep:], act[:, -(keep - 1):] if keep > 1 else act[:, :0], z,
+                            None if rtg is None else rtg[:, -keep:])[:, -1]
