@@ -22,6 +22,16 @@ One iteration (the core's ``CooperativeModule`` step, ONE backward of the summed
        extra losses, each a switch by its weight (``lambda_sty``, ``lambda_ds``, ``lambda_cyc``).
 Progressive growth (``stages``): the nets are built for ``image_size`` and trained at the stage's
 resolution (images average-pooled), stage i lasting ``stage_steps[i]`` iterations.
+
+The StarGAN-v2-style adversarial baseline (``objective: adversarial``; Choi, Uh, Yoo, Ha, CVPR
+2020, ``core/solver.py`` of clovaai/stargan-v2) trains the SAME four nets with the descriptor as a
+multi-head discriminator D(x)[k] = f_theta(x)[k] (a logit), with the losses
+    D: softplus(-D(x)[y]) + softplus(D(x_hat.detach())[y']) + (gamma / 2) ||grad_x D(x)[y]||²
+       (non-saturating loss, R1 on reals, Mescheder et al. 2018; ``r1_gamma``),
+    G, E, M: softplus(-D(x_hat)[y']) + the same switched extra losses,
+with no Langevin revision in training (the revision schedule is used only by evaluation), through
+the same base step as the method (one backward; D enters the generator's loss with detached
+parameters, so the two updates are simultaneous where StarGAN v2 alternates them).
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from latent_ebm.core.samplers import LangevinSchedule
 
 from .nets import Descriptor, StyleEncoder, StyleGenerator, Translator
 
-__all__ = ["CoopI2IModule", "DESCRIPTOR_OPTIM", "REVISION", "TRANSLATOR_OPTIM"]
+__all__ = ["CoopI2IModule", "DESCRIPTOR_OPTIM", "REVISION", "TRANSLATOR_OPTIM", "r1_penalty"]
 
 STYLE_STREAM = register_stream("coop_i2i.style_noise", 0xC012)  # z of the latent-guided styles
 STYLE2_STREAM = register_stream("coop_i2i.style_noise_ds", 0xC013)  # the diversity loss's second z
@@ -59,6 +69,15 @@ def _psnr(a: Tensor, b: Tensor) -> Tensor:
     """Per-image PSNR (dB) of images in [-1, 1] (peak-to-peak 2)."""
     mse = (a.clamp(-1, 1) - b).flatten(1).square().mean(1).clamp_min(1e-10)
     return 10 * torch.log10(4.0 / mse)
+
+
+def r1_penalty(logits: Tensor, x: Tensor) -> Tensor:
+    """R1 (Mescheder, Geiger, Nowozin 2018, eq. 9 without gamma / 2): mean over the batch of
+    ||grad_x D(x)||² for the per-example logits (B,) of the reals ``x`` (which must require grad);
+    differentiable (``create_graph``) so the discriminator learns from it. StarGAN v2's ``r1_reg``
+    is half of it, with weight 1."""
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.flatten(1).square().sum(1).mean()
 
 
 class CoopI2IModule(CooperativeModule):
@@ -86,6 +105,12 @@ class CoopI2IModule(CooperativeModule):
             v2: 1e-6 / 1e-4 = 0.01).
         stages, stage_steps: progressive growth: ascending resolutions ending at image_size and
             the iterations of every stage but the last (None: one stage at image_size).
+        objective: ``cooperative`` (the method: multi-domain MCMC teaching) or ``adversarial``
+            (the StarGAN-v2-style baseline: the descriptor as a multi-head discriminator with the
+            non-saturating loss and R1, simultaneous D and G/E/M updates; no revision in training;
+            validation's ``energy_gap`` is then the discriminator's loss without R1).
+        r1_gamma: gamma of the R1 penalty (gamma / 2) E||grad_x D(x)[y]||² on reals (adversarial
+            only; StarGAN v2: 1, i.e. its lambda_reg = 1 times 0.5 ||grad||²; 0 switches it off).
         test_refine: revise translations by Langevin at test/predict time (paper: [UNK]; off).
         predict_styles: latent styles per target domain in ``predict``'s grid.
     Args (the core's groups):
@@ -123,6 +148,8 @@ class CoopI2IModule(CooperativeModule):
         mapping_lr_scale: float = 1.0,
         stages: list[int] | None = None,
         stage_steps: list[int] | None = None,
+        objective: Literal["cooperative", "adversarial"] = "cooperative",
+        r1_gamma: float = 1.0,
         test_refine: bool = False,
         predict_styles: int = 3,
         revision: LangevinSchedule = REVISION,
@@ -150,6 +177,9 @@ class CoopI2IModule(CooperativeModule):
         check_int("ds_decay_steps", ds_decay_steps, low=1, allow_none=True)
         check_real("mapping_lr_scale", mapping_lr_scale, low=0.0, low_open=True)
         check_int("predict_styles", predict_styles, low=1)
+        require("objective", objective, objective in ("cooperative", "adversarial"),
+                "give 'cooperative' (MCMC teaching) or 'adversarial' (the StarGAN-v2-style baseline)")
+        check_real("r1_gamma", r1_gamma, low=0.0)
         stages = [image_size] if stages is None else [int(s) for s in stages]
         require("stages", stages, len(stages) >= 1 and stages[-1] == image_size
                 and all(a < b for a, b in zip(stages, stages[1:])),
@@ -294,6 +324,8 @@ class CoopI2IModule(CooperativeModule):
         """sum_k [mean_{y'_i = k} f(x_tilde_i)[k] - mean_{y_i = k} f(x_i)[k]] over the domains present
         (positives under their own head, revised translations under their target head), plus the
         optional score penalty ``energy_reg``."""
+        if self.hparams.objective == "adversarial":
+            return self.discriminator_loss(x_data, x_revised, cond)
         f_pos = self.scores(x_data).gather(1, cond["y"].view(-1, 1)).squeeze(1)
         f_neg = self.scores(x_revised.detach()).gather(1, cond["target"].view(-1, 1)).squeeze(1)
         loss = f_pos.new_zeros(())
@@ -314,10 +346,19 @@ class CoopI2IModule(CooperativeModule):
     def initializer_loss(self, x_init: Tensor, x_revised: Tensor, cond: Any) -> Tensor:
         """MCMC teaching ||x_tilde - x_hat||² / (2 sigma²) (the core's) plus the switched-on extra
         losses of StarGAN v2 (style reconstruction, diversity sensitivity, cycle consistency)."""
-        h = self.hparams
+        if self.hparams.objective == "adversarial":
+            return self.generator_loss(x_init, cond)
         teach = super().initializer_loss(x_init, x_revised, cond)
-        logs = {"train/teach_loss": teach.detach()}
-        loss = teach if h.mcmc_teaching else 0.0 * teach
+        loss, logs = self.extra_losses(x_init, cond)
+        cond["logs"] = {"train/teach_loss": teach.detach(), **logs}
+        return loss + (teach if self.hparams.mcmc_teaching else 0.0 * teach)
+
+    def extra_losses(self, x_init: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        """lambda_sty |E(x_hat)[y'] - s|_1 - w_ds |x_hat - G(x, s2)|_1 + lambda_cyc |G(x_hat, E(x)[y]) - x|_1
+        (StarGAN v2's ``compute_g_loss`` terms, each skipped at weight 0), and their logs."""
+        h = self.hparams
+        logs: dict[str, Tensor] = {}
+        loss = x_init.new_zeros(())
         t, s = cond["target"], cond["style"]
         if h.lambda_sty > 0:
             s_pred = self.style(t, ref=x_init)
@@ -335,8 +376,42 @@ class CoopI2IModule(CooperativeModule):
             cyc = (self.translator(x_init, s_src) - cond["source"]).abs().mean()
             loss = loss + h.lambda_cyc * cyc
             logs["train/cycle_loss"] = cyc.detach()
-        cond["logs"] = logs
-        return loss
+        return loss, logs
+
+    # ---- the adversarial baseline (StarGAN v2), through the same base step -----------------------
+    def revise(self, x_init: Tensor, cond: Any, **kw: Any) -> Tensor:
+        """The base's Langevin revision; in adversarial training none (the fakes are G's outputs)."""
+        if self.hparams.objective == "adversarial" and self.training:
+            return x_init.detach()
+        return super().revise(x_init, cond, **kw)
+
+    def discriminator_loss(self, x_data: Tensor, x_fake: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        """softplus(-D(x)[y]) + softplus(D(x_hat)[y']) (batch means; the non-saturating GAN loss
+        as StarGAN v2's BCE with logits) + (r1_gamma / 2) R1 on the reals (when grad is on)."""
+        gamma = self.hparams.r1_gamma
+        r1_on = gamma > 0 and torch.is_grad_enabled()
+        x = x_data.detach().requires_grad_(True) if r1_on else x_data
+        d_real = self.scores(x).gather(1, cond["y"].view(-1, 1)).squeeze(1)
+        d_fake = self.scores(x_fake.detach()).gather(1, cond["target"].view(-1, 1)).squeeze(1)
+        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        logs = {"train/d_real": d_real.mean().detach(), "train/d_fake": d_fake.mean().detach()}
+        if r1_on:
+            r1 = r1_penalty(d_real, x)
+            loss = loss + 0.5 * gamma * r1
+            logs["train/r1"] = r1.detach()
+        return loss, logs
+
+    def generator_loss(self, x_fake: Tensor, cond: Any) -> Tensor:
+        """softplus(-D(x_hat)[y']) + the extra losses. D's parameters enter detached
+        (``functional_call``), so the base's ONE backward of the summed losses gives D only its own
+        loss's gradient and G/E/M only theirs: a simultaneous update where StarGAN v2 alternates
+        (its G step sees the D of the same iteration after D's step)."""
+        frozen = {k: v.detach() for k, v in self.descriptor.named_parameters()}
+        logits = torch.func.functional_call(self.descriptor, frozen, (x_fake,))
+        adv = F.softplus(-logits.gather(1, cond["target"].view(-1, 1)).squeeze(1)).mean()
+        extra, logs = self.extra_losses(x_fake, cond)
+        cond["logs"] = {"train/g_adv": adv.detach(), **logs}
+        return adv + extra
 
     def training_logs(self, x: Tensor, x_init: Tensor, x_revised: Tensor, cond: Any) -> dict[str, Tensor]:
         return {**cond["logs"], "train/resolution": torch.tensor(float(x.shape[-1]))}
