@@ -1,7 +1,8 @@
 """Tasks: the TFBind oracles are their tables, normalisation is 0 and 1 at the data's min and max,
-the synthetic functions peak where they should, the UTR stand-in oracle is the ridge solution, the
-rebuilt Superconductor oracle ranks the data, designs of the wrong length or alphabet and empty
-datasets are one-line errors; the Grad. Mean and CMA-ES baselines improve on the data."""
+the synthetic functions (the multi-modal mixture included) peak where they should, the UTR
+stand-in oracle is the ridge solution, the rebuilt Superconductor oracle ranks the data, designs
+of the wrong length or alphabet and empty datasets are one-line errors; the Grad. Mean and CMA-ES
+baselines improve on the data."""
 
 import math
 
