@@ -12,6 +12,7 @@ from latent_ebm.core.testing import LinearGaussian
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.nerf_lebm import NeRFLEBMDataModule, NeRFLEBMModule, NeRFVAEModule
 from latent_ebm.nerf_lebm.priors import SceneEnergyPrior, SceneGaussianPrior
+from latent_ebm.nerf_lebm.scene import aligned_pose_errors_deg
 
 TINY = dict(image_size=16, shape_dim=4, app_dim=4, width=16, depth=2, pe_x=2, pe_d=1, map_hidden=8, n_samples=6,
             prior_hidden_shape=8, prior_hidden_app=8)
@@ -95,6 +96,20 @@ def test_unknown_pose_renders_from_the_pose_latent():
     assert u.shape == (4, 11) and m.prior.transform(u).shape == (4, 10)
     logs = m.view_metrics(m.prior.transform(u), x, "val")
     assert 0 <= float(logs["val/azimuth_error_deg"]) <= 180
+
+
+def test_pose_errors_remove_a_global_azimuth_offset_and_fold_symmetric_objects():
+    g = torch.Generator().manual_seed(0)
+    true = torch.stack([(torch.rand(200, generator=g) * 2 - 1) * math.pi, torch.rand(200, generator=g)], -1)
+    off = torch.tensor([2.5, 0.0])  # the model's frame turned by 143 degrees, elevations exact
+    err = aligned_pose_errors_deg(true + off, true, true[:50] + off, true[:50])
+    assert float(err["offset_deg"]) == pytest.approx(math.degrees(2.5), abs=1e-3)
+    assert torch.allclose(err["azimuth_raw"], torch.full((200,), math.degrees(2.5)), atol=1e-3)
+    assert float(err["azimuth_aligned"].max()) < 1e-3 and float(err["elevation"].max()) < 1e-4
+    flipped = true + off + torch.tensor([math.pi - 0.1, 0.0])  # a box seen from the other side (+ 174 deg)
+    err = aligned_pose_errors_deg(flipped, true, true[:50] + off, true[:50])
+    assert torch.allclose(err["azimuth_aligned"], torch.full((200,), 180 - math.degrees(0.1)), atol=1e-3)
+    assert torch.allclose(err["azimuth_aligned_mod180"], torch.full((200,), math.degrees(0.1)), atol=1e-3)
 
 
 def test_tiny_fit_lowers_reconstruction_error(tmp_path):

@@ -17,7 +17,7 @@ from latent_ebm.core.checks import check_choice, check_int, check_real, not_allo
 from .nets import SceneGenerator
 from .render import focal_from_fov, look_at_pose, pixel_grid
 
-__all__ = ["SceneMixin", "psnr"]
+__all__ = ["SceneMixin", "aligned_pose_errors_deg", "angle_error_deg", "psnr"]
 
 TURNTABLE_ELEVATION_DEG = 30.0
 
@@ -224,3 +224,22 @@ def angle_error_deg(pred: Tensor, true: Tensor) -> Tensor:
     d = pred - true
     daz = torch.atan2(d[:, 0].sin(), d[:, 0].cos()).abs()
     return torch.rad2deg(torch.stack([daz, d[:, 1].abs()], -1))
+
+
+def aligned_pose_errors_deg(pred: Tensor, true: Tensor, cal_pred: Tensor, cal_true: Tensor) -> dict[str, Tensor]:
+    """Pose errors per view (degrees) of inferred (azimuth, elevation) ``pred`` (N, 2, radians) against
+    ``true``, with the azimuth also *aligned*: a learned model's world frame is fixed only up to a
+    rotation about the vertical axis (rotating every scene and camera together changes no image), so
+    one global offset, the circular mean of az - az_true over calibration views (``cal_pred``,
+    ``cal_true``), is subtracted first. Returns ``azimuth_raw`` and ``azimuth_aligned`` in [0, 180],
+    ``azimuth_aligned_mod180`` in [0, 90] (for objects with a two-fold symmetry), ``elevation``, and
+    the 0-dim ``offset_deg``."""
+    def wrap(d: Tensor) -> Tensor:
+        return torch.rad2deg(torch.atan2(d.sin(), d.cos()))
+
+    d_cal = cal_pred[:, 0] - cal_true[:, 0]
+    offset = torch.atan2(d_cal.sin().mean(), d_cal.cos().mean())
+    raw = wrap(pred[:, 0] - true[:, 0]).abs()
+    aligned = wrap(pred[:, 0] - true[:, 0] - offset).abs()
+    return {"azimuth_raw": raw, "azimuth_aligned": aligned, "azimuth_aligned_mod180": torch.minimum(aligned, 180 - aligned),
+            "elevation": torch.rad2deg((pred[:, 1] - true[:, 1]).abs()), "offset_deg": torch.rad2deg(offset)}
