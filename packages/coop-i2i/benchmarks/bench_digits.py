@@ -1,25 +1,30 @@
-"""Cooperative translation vs its no-teaching ablation on 3-domain rendered digits (CPU scale).
+"""Cooperative translation vs the StarGAN-v2-style adversarial baseline on 3-domain rendered
+digits (CPU scale).
 
 Arms trained at equal iterations and paired seeds (same data, same initial nets per seed):
 - ``coop``: the method (multi-domain MCMC teaching + the three extra losses);
-- ``no_teach``: the same with ``mcmc_teaching=False`` (the translator learns from the extra
-  losses only; the descriptor still learns);
+- ``adversarial``: the same G/E/M and the descriptor trunk as a multi-head discriminator
+  (``objective="adversarial"``: non-saturating loss + R1 with gamma 1, the same extra losses);
+- ``no_teach`` (with ``--arms``): the method with ``mcmc_teaching=False``;
 and, evaluated without training, ``identity`` (the source itself) and ``descriptor_only``
 (Langevin from the source under ``coop``'s target head, no translator).
 
 On the test split (each source with a fixed reference from another domain) it measures target-
 domain accuracy, content preservation (digit accuracy), PSNR to the exact re-rendering, diversity
 over 5 latent styles and the Fréchet distance in the domain classifier's features
-(``fd_domain-cnn``), then a paired t-test coop vs no_teach over seeds. Writes
-``results/digits-<machine>.json`` and ``.png`` (translation grids of seed 0).
+(``fd_domain-cnn``), then a paired t-test coop vs every other trained arm over seeds. Writes
+``results/digits-<machine>.json`` and ``.png`` (translation grids of the last seed).
 
-    python packages/coop-i2i/benchmarks/bench_digits.py --iters 300 --seeds 0 1 2
+    python packages/coop-i2i/benchmarks/bench_digits.py --iters 150 --seeds 0 1 2
+
+``--set key=value`` (JSON values) changes the coop arm only, for a probe (``--tag`` names its files).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -39,7 +44,8 @@ MODEL = dict(image_size=16, style_dim=16, latent_dim=8, dim_base=8, max_dim=32, 
              lambda_sty=1.0, lambda_ds=1.0, lambda_cyc=1.0,
              revision={"n_steps": 10, "step_size": 1.0, "noise_scale": 0.01},
              energy_optim={"lr": 2e-4}, initializer_optim={"lr": 5e-4})
-ARMS = {"coop": {}, "no_teach": {"mcmc_teaching": False}}
+ARMS = {"coop": {}, "adversarial": {"objective": "adversarial", "r1_gamma": 1.0}, "no_teach": {"mcmc_teaching": False}}
+DIVERSITY_FLOOR = 0.01  # mean pairwise L1 per pixel (images in [-1, 1]) among 5 styles: below it, collapsed
 
 
 def machine() -> str:
@@ -89,7 +95,15 @@ def main() -> None:
     ap.add_argument("--n_train", type=int, default=6000)
     ap.add_argument("--n_test", type=int, default=300)
     ap.add_argument("--tag", default="digits")
+    ap.add_argument("--arms", nargs="+", default=["coop", "adversarial"], choices=list(ARMS))
+    ap.add_argument("--set", nargs="*", default=[], help="key=value (JSON) overrides of the coop arm")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the (seed, arm) results of an interrupted run of the same --tag (its .partial file)")
     a = ap.parse_args()
+    arms = {k: dict(ARMS[k]) for k in a.arms}
+    for kv in a.set:
+        key, val = kv.split("=", 1)
+        arms["coop"][key] = json.loads(val)
     torch.set_num_threads(1)
     t0 = time.time()
     dm = data(a.n_train, a.n_test)
@@ -97,11 +111,17 @@ def main() -> None:
     dom, dom_acc = classifier(tr.x, tr.y, "domain16")
     dig, dig_acc = classifier(tr.x, tr.content, "digit16", epochs=8)
     ds = dm.test_set
-    rows: dict[str, list[dict[str, float]]] = {k: [] for k in (*ARMS, "identity", "descriptor_only")}
+    rows: dict[str, list[dict[str, float]]] = {k: [] for k in (*arms, "identity", "descriptor_only")}
     rows["identity"] = [evaluate(ds.x, ds.x, None, ds, (dom, dig))]
+    partial = RESULTS / f".partial-{a.tag}.json"
+    if a.resume and partial.exists():
+        rows |= {k: v for k, v in json.loads(partial.read_text()).items() if k != "identity"}
     grids = {}
     for seed in a.seeds:
-        for arm, over in ARMS.items():
+        for arm, over in arms.items():
+            if any(r["seed"] == seed for r in rows[arm]):
+                print("kept from the interrupted run:", arm, seed, flush=True)
+                continue
             torch.manual_seed(seed)
             m = CoopI2IModule(**{**MODEL, **over}, seed=seed)
             ts = time.time()
@@ -117,42 +137,52 @@ def main() -> None:
                 rd = evaluate(desc, desc, None, ds, (dom, dig)) | {"seed": seed}
                 rows["descriptor_only"].append(rd)
                 print("descriptor_only", seed, json.dumps({k: round(v, 4) for k, v in rd.items()}), flush=True)
-            if seed == a.seeds[0]:
+            partial.write_text(json.dumps(rows) + "\n")  # survives a timeout (see --resume)
+            if seed == a.seeds[-1]:
                 n = 8
                 grids[arm] = torch.stack([ds.x[:n], ds.x[ds.ref][:n], torch.stack([ds[i]["x_oracle"] for i in range(n)]), ref_out[:n], *div[:n].unbind(1)], 1)
                 if arm == "coop":
                     grids["descriptor_only"] = desc[:n]
+    for rs in rows.values():
+        rs.sort(key=lambda r: r.get("seed", 0))  # paired tests pair by position
     summary = {}
     for arm, rs in rows.items():
         keys = [k for k in rs[0] if k not in ("seed", "train_s")]
         summary[arm] = {k: {"mean": float(np.mean([r[k] for r in rs])), "sd": float(np.std([r[k] for r in rs]))}
                         for k in keys}
-    tests = {}
-    for k in ("target_acc_ref", "target_acc_latent", "ref_psnr", "fd_domain_cnn_latent", "content_acc_ref"):
-        c = [r[k] for r in rows["coop"]]
-        b = [r[k] for r in rows["no_teach"]]
-        p = float(stats.ttest_rel(c, b).pvalue) if len(c) > 1 else float("nan")
-        tests[k] = {"coop_minus_no_teach": float(np.mean(np.subtract(c, b))), "paired_t_p": p}
+    tests: dict[str, dict[str, dict[str, float]]] = {}
+    for other in (k for k in arms if k != "coop"):
+        tests[other] = {}
+        for k in ("target_acc_ref", "target_acc_latent", "ref_psnr", "fd_domain_cnn_latent", "fd_domain_cnn_ref",
+                  "content_acc_ref", "diversity_l1"):
+            c = [r[k] for r in rows["coop"]]
+            b = [r[k] for r in rows[other]]
+            p = float(stats.ttest_rel(c, b).pvalue) if len(c) > 1 else float("nan")
+            tests[other][k] = {f"coop_minus_{other}": float(np.mean(np.subtract(c, b))), "paired_t_p": p}
     s = summary
-    targets = [
-        {"name": "coop target-domain accuracy (ref) > no_teach", "value": s["coop"]["target_acc_ref"]["mean"],
-         "goal": f"> {s['no_teach']['target_acc_ref']['mean']:.3f}",
-         "met": s["coop"]["target_acc_ref"]["mean"] > s["no_teach"]["target_acc_ref"]["mean"]},
-        {"name": "coop fd_domain-cnn (latent) < no_teach", "value": s["coop"]["fd_domain_cnn_latent"]["mean"],
-         "goal": f"< {s['no_teach']['fd_domain_cnn_latent']['mean']:.3f}",
-         "met": s["coop"]["fd_domain_cnn_latent"]["mean"] < s["no_teach"]["fd_domain_cnn_latent"]["mean"]},
-        {"name": "coop ref PSNR > no_teach", "value": s["coop"]["ref_psnr"]["mean"],
-         "goal": f"> {s['no_teach']['ref_psnr']['mean']:.2f}",
-         "met": s["coop"]["ref_psnr"]["mean"] > s["no_teach"]["ref_psnr"]["mean"]},
-        {"name": "coop content preservation", "value": s["coop"]["content_acc_ref"]["mean"], "goal": ">= 0.9",
+    base = "adversarial" if "adversarial" in arms else next((k for k in arms if k != "coop"), None)
+    targets = []
+    if base is not None:
+        for key, label, better in (("fd_domain_cnn_latent", "fd_domain-cnn (latent)", "<"),
+                                   ("fd_domain_cnn_ref", "fd_domain-cnn (reference)", "<"),
+                                   ("ref_psnr", "reference PSNR to the oracle", ">"),
+                                   ("target_acc_ref", "target-domain accuracy (reference)", ">")):
+            v, w = s["coop"][key]["mean"], s[base][key]["mean"]
+            targets.append({"name": f"coop {label} {better} {base}", "value": v, "goal": f"{better} {w:.3f}",
+                            "met": bool(v < w if better == "<" else v > w)})
+    targets += [
+        {"name": "coop content preservation (digit accuracy, reference-guided)",
+         "value": s["coop"]["content_acc_ref"]["mean"], "goal": ">= 0.9",
          "met": s["coop"]["content_acc_ref"]["mean"] >= 0.9},
         {"name": "coop diversity (mean pairwise L1, 5 styles)", "value": s["coop"]["diversity_l1"]["mean"],
-         "goal": "> 0.01 (not collapsed)", "met": s["coop"]["diversity_l1"]["mean"] > 0.01},
+         "goal": f"> {DIVERSITY_FLOOR} (not collapsed)", "met": s["coop"]["diversity_l1"]["mean"] > DIVERSITY_FLOOR},
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"machine": machine(), "platform": platform.platform(), "torch": torch.__version__,
                "command": f"python packages/coop-i2i/benchmarks/bench_digits.py --iters {a.iters} --seeds "
-                          + " ".join(map(str, a.seeds)) + f" --n_train {a.n_train} --n_test {a.n_test}",
+                          + " ".join(map(str, a.seeds)) + f" --n_train {a.n_train} --n_test {a.n_test}"
+                          + f" --tag {a.tag} --arms " + " ".join(a.arms) + ("" if not a.set else " --set " + " ".join(a.set)) + (" --resume" if a.resume else ""),
+               "arms": arms, "load_avg_at_end": list(os.getloadavg()),
                "scale": f"digits 16x16, 3 rendered domains, {a.n_train} train / {a.n_test} test, {a.iters} iterations, "
                         "batch 32",
                "model": MODEL, "classifier_heldout_acc": {"domain": dom_acc, "digit": dig_acc},
@@ -160,8 +190,10 @@ def main() -> None:
                "wall_s": time.time() - t0}
     path = RESULTS / f"{a.tag}-{machine()}.json"
     path.write_text(json.dumps(payload, indent=1) + "\n")
-    # grid: rows = 8 sources; cols = source, reference, oracle, coop(ref), coop 5 latent | no_teach same
-    big = torch.cat([grids["coop"], grids["no_teach"][:, 3:], grids["descriptor_only"][:, None]], 1)
+    # grid: rows = 8 sources; cols = source, reference, oracle, coop(ref), coop 5 latent | next arm's same 6
+    # | descriptor-only
+    big = torch.cat([grids["coop"], *[grids[k][:, 3:] for k in arms if k != "coop"],
+                     grids["descriptor_only"][:, None]], 1)
     save_image_grid(big.flatten(0, 1), RESULTS / f"{a.tag}-{machine()}.png", nrow=big.shape[1])
     print(json.dumps(targets, indent=1))
     print("wrote", path)
