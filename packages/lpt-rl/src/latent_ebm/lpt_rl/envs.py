@@ -20,7 +20,8 @@
 Actions live in [-1, 1] in the model (tanh head); :class:`EnvSpec` scales them to the env's box.
 Scores are normalised as D4RL does: 100 (R - R_min) / (R_max - R_min); the D4RL references
 for Hopper/Walker2d are D4RL's ``infos.py`` (the LPT code's ``constants.py``); the Pendulum
-references were measured here (``benchmarks/reference_scores.py``).
+references (random actions, ``pendulum_controller``) were measured once on this machine; the
+measuring script was not kept, so treat them as this package's own, not a published scale.
 """
 
 from __future__ import annotations
