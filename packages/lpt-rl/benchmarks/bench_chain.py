@@ -1,9 +1,13 @@
 """Chain MDP benchmark: LPT (w = 1), LPT-EI (w = 10), a final-return-conditioned policy (DT-like)
-and behaviour cloning, same network, same data, paired seeds. The data mixes two openings
-(a_0 > 0: return 1; a_0 < 0: return 0); asked for y* = 1, a policy should open positive.
+and behaviour cloning, same network, same data, paired seeds; and CQL / IQL from d3rlpy on the
+same training episodes (an MDPDataset; ``[baselines]`` extra; not return-conditioned: one policy,
+scored at both targets). The data mixes two openings (a_0 > 0: return 1; a_0 < 0: return 0);
+asked for y* = 1, a policy should open positive.
 Also: planning steps (0, 5, 20, 50) against return, and y* = 0 (does it obey a low target?).
 
     python packages/lpt-rl/benchmarks/bench_chain.py --seeds 0 1 2 --epochs 60
+    # add methods to the runs already there (same seeds and settings):
+    python packages/lpt-rl/benchmarks/bench_chain.py --seeds 0 1 2 --epochs 60 --methods cql iql --merge
 
 Writes results/chain-cpu.json (targets computed here) and results/chain-cpu.png.
 """
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import D3RLPY_METHODS, D3RLPY_STEPS, fit_d3rlpy, merge_runs
 
 from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.samplers import LangevinSchedule
@@ -25,6 +30,7 @@ from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.lpt_rl import LPTRLDataModule, LPTRLModule, SequenceBCModule
 
 OUT = Path(__file__).parent / "results"
+METHODS = {"lpt": "LPT", "lpt_ei": "LPT-EI", "dt_final": "DT-final", "bc": "BC", "cql": "CQL", "iql": "IQL"}
 NET = dict(env="chain", d_model=16, n_layers=1, n_heads=2, context=8, dropout=0.0, test_episodes=0)
 
 
@@ -42,11 +48,19 @@ def paired_t(a: list[float], b: list[float]) -> dict:
     return {"mean_diff": float(d.mean()), "t": t, "p_two_sided": p, "n": n}
 
 
-def run_seed(seed: int, epochs: int, episodes: int, tmp: Path) -> dict:
+def run_seed(seed: int, epochs: int, episodes: int, tmp: Path, methods: list[str]) -> dict:
     torch.manual_seed(seed)
     dm = LPTRLDataModule(env="chain", n_episodes=128, batch_size=32, seed=seed)
     dm.setup("fit")
     res: dict = {}
+    for key in D3RLPY_METHODS:
+        if key in methods:  # d3rlpy on the same training episodes; y* plays no part
+            model, res[f"{key}_fit_s"] = fit_d3rlpy("chain", key, dm.train_episodes, seed)
+            ret = float(model.evaluate(episodes, seed=seed * 1000 + 1)["returns"].mean())
+            res[f"{key}_high"] = res[f"{key}_low"] = ret
+            res[f"{key}_a0"] = float(model.act(np.zeros((1, 2), np.float32))[0, 0])
+    if "lpt" not in methods:
+        return res
     lpt = LPTRLModule(**NET, prior="unet", n_latent=2, unet_base=8, unet_multipliers=(1, 2), return_hidden=(32,),
                       return_dropout=0.0, chains=ChainConfig(persistent=True, n_examples=len(dm.train_set)), seed=seed)
     t = time.time()
@@ -62,6 +76,8 @@ def run_seed(seed: int, epochs: int, episodes: int, tmp: Path) -> dict:
         out = lpt.evaluate(episodes, targets=[1.0] * episodes, seed=seed * 1000 + 3, plan=LangevinSchedule(steps, 0.3))
         res[f"lpt_ei_steps{steps}"] = float(out["returns"].mean())
     for cond, key in (("return", "dt_final"), ("none", "bc")):
+        if key not in methods:
+            continue
         torch.manual_seed(seed)
         m = SequenceBCModule(**NET, condition=cond, n_latent=2, seed=seed)
         t = time.time()
@@ -77,15 +93,23 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--episodes", type=int, default=32)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
+                    help="lpt fits one model for lpt and lpt_ei (and the planning-steps sweep)")
+    ap.add_argument("--merge", action="store_true",
+                    help="add these methods to the runs already in results/chain-cpu.json (same seeds, settings)")
     args = ap.parse_args()
+    if "lpt_ei" in args.methods and "lpt" not in args.methods:
+        args.methods.append("lpt")
     tmp = Path("/tmp/lpt-rl-bench-chain")
-    runs = [run_seed(s, args.epochs, args.episodes, tmp) for s in args.seeds]
+    runs = [run_seed(s, args.epochs, args.episodes, tmp, args.methods) for s in args.seeds]
+    if args.merge:
+        runs = merge_runs(OUT / "chain-cpu.json", args.seeds, runs, {"epochs": args.epochs, "episodes": args.episodes})
     col = lambda k: [r[k] for r in runs]  # noqa: E731
-    methods = ("lpt", "lpt_ei", "dt_final", "bc")
+    methods = [m for m in METHODS if f"{m}_high" in runs[0]]
     summary = {m: {"high_mean": float(np.mean(col(f"{m}_high"))), "low_mean": float(np.mean(col(f"{m}_low")))} for m in methods}
-    tests = {"lpt_ei_vs_bc": paired_t(col("lpt_ei_high"), col("bc_high")),
-             "lpt_vs_bc": paired_t(col("lpt_high"), col("bc_high")),
-             "lpt_ei_vs_dt_final": paired_t(col("lpt_ei_high"), col("dt_final_high"))}
+    pairs = [("lpt_ei", "bc"), ("lpt", "bc"), ("lpt_ei", "dt_final"), ("lpt", "cql"), ("lpt_ei", "cql"), ("lpt", "iql"),
+             ("lpt_ei", "iql")]
+    tests = {f"{a}_vs_{b}": paired_t(col(f"{a}_high"), col(f"{b}_high")) for a, b in pairs if a in methods and b in methods}
     targets = [
         {"name": "LPT-EI return at y*=1 above BC's (paired mean diff)", "value": tests["lpt_ei_vs_bc"]["mean_diff"],
          "goal": "> 0", "met": tests["lpt_ei_vs_bc"]["mean_diff"] > 0},
@@ -95,9 +119,16 @@ def main() -> None:
         {"name": "LPT (w=1) return at y*=1 above BC's", "value": tests["lpt_vs_bc"]["mean_diff"], "goal": "> 0",
          "met": tests["lpt_vs_bc"]["mean_diff"] > 0},
     ]
+    for m in ("cql", "iql"):
+        if m in methods:  # the known answer: the better opening pays 1
+            targets.append({"name": f"{m.upper()} (d3rlpy) learns the better opening: return", "value": summary[m]["high_mean"],
+                            "goal": ">= 0.9", "met": summary[m]["high_mean"] >= 0.9})
+            targets.append({"name": f"LPT-EI return at y*=1 at least {m.upper()}'s (paired mean diff)",
+                            "value": tests[f"lpt_ei_vs_{m}"]["mean_diff"], "goal": ">= 0",
+                            "met": tests[f"lpt_ei_vs_{m}"]["mean_diff"] >= 0})
     OUT.mkdir(parents=True, exist_ok=True)
     report = {"benchmark": "chain MDP, y*=1 and y*=0", "machine": "cpu", "seeds": args.seeds, "epochs": args.epochs,
-              "episodes": args.episodes, "summary": summary, "paired_tests": tests, "targets": targets, "runs": runs,
+              "episodes": args.episodes, "d3rlpy_steps": D3RLPY_STEPS, "summary": summary, "paired_tests": tests, "targets": targets, "runs": runs,
               "plan_steps": {str(s): float(np.mean(col(f"lpt_ei_steps{s}"))) for s in (0, 5, 20, 50)}}
     (OUT / "chain-cpu.json").write_text(json.dumps(report, indent=2))
     import matplotlib
@@ -110,7 +141,7 @@ def main() -> None:
     for i, (k, lab) in enumerate((("high", "y*=1"), ("low", "y*=0"))):
         vals = [col(f"{m}_{k}") for m in methods]
         axes[0].bar(x + (i - 0.5) * 0.35, [np.mean(v) for v in vals], 0.35, yerr=[np.std(v) for v in vals], label=lab)
-    axes[0].set_xticks(x, ["LPT", "LPT-EI", "DT-final", "BC"])
+    axes[0].set_xticks(x, [METHODS[m] for m in methods], fontsize=8)
     axes[0].set_ylabel("return (chain)")
     axes[0].legend()
     steps = (0, 5, 20, 50)

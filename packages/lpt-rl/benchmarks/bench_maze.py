@@ -1,12 +1,14 @@
 """PointMaze benchmark (the LPT paper's Tab. 2 maze2d task at CPU scale): LPT (w = 1), LPT-EI
 (w = 10), Decision Transformer with the final return only, DT with step rewards (return-to-go)
 and behaviour cloning, on the same waypoint-controller data relabelled against the fixed goal
-(``maze.py``; the ``[maze]`` extra), paired seeds (the seed sets the data, split and init).
+(``maze.py``; the ``[maze]`` extra), paired seeds (the seed sets the data, split and init); and CQL /
+IQL from d3rlpy on the same training episodes (an MDPDataset; ``[baselines]`` extra).
 Score: D4RL-style normalised return (0 = random actions, 100 = the noise-free controller;
 ``envs.ENVS``) at the env's y* (the controller's return), from random start cells.
 
     python packages/lpt-rl/benchmarks/bench_maze.py --seeds 0 --episodes 60 --epochs 4 --eval 10
     # more seeds in pieces (each under 15 minutes on a loaded CPU): --seeds 1 --append, ...
+    # add methods to the runs already there (same seeds and settings): --methods cql iql --merge
 
 Writes results/<name>.json (targets computed here) and results/<name>.png.
 """
@@ -20,16 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import D3RLPY_METHODS, D3RLPY_STEPS, fit_d3rlpy, merge_runs, method_bars
 
 from latent_ebm.core.lightning import ChainConfig
 from latent_ebm.core.metrics import paired_comparison
 from latent_ebm.core.testing.contract import tiny_trainer
 from latent_ebm.lpt_rl import LPTRLDataModule, LPTRLModule, SequenceBCModule
-from latent_ebm.lpt_rl.envs import env_spec
+from latent_ebm.lpt_rl.envs import env_spec, normalized_score
 
 OUT = Path(__file__).parent / "results"
 METHODS = {"lpt": "LPT (w=1)", "lpt_ei": "LPT-EI (w=10)", "dt_final": "DT final return", "dt_rtg": "DT step rewards",
-           "bc": "BC"}
+           "bc": "BC", "cql": "CQL (d3rlpy)", "iql": "IQL (d3rlpy)"}
 
 
 def net(env: str) -> dict:
@@ -72,6 +75,14 @@ def run_seed(args: argparse.Namespace, seed: int, tmp: Path) -> dict:
         out = m.evaluate(args.eval, targets=y, seed=ev)
         res[f"{key}_eval_s"] = time.time() - t
         res[f"{key}_return"], res[f"{key}_score"] = float(out["returns"].mean()), float(out["scores"].mean())
+    for key in D3RLPY_METHODS:
+        if key not in args.methods:
+            continue
+        model, res[f"{key}_fit_s"] = fit_d3rlpy(args.env, key, dm.train_episodes, seed)
+        t = time.time()
+        ret = model.evaluate(args.eval, seed=ev)["returns"]
+        res[f"{key}_eval_s"] = time.time() - t
+        res[f"{key}_return"], res[f"{key}_score"] = float(ret.mean()), float(normalized_score(ret, args.env).mean())
     print(json.dumps(res), flush=True)
     return res
 
@@ -88,12 +99,23 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="default: <env>-cpu")
     ap.add_argument("--append", action="store_true",
                     help="add these seeds to the runs already in results/<name>.json (same settings)")
+    ap.add_argument("--merge", action="store_true",
+                    help="add these methods to the runs already in results/<name>.json (same seeds, settings)")
     args = ap.parse_args()
     args.name = args.name or f"{args.env}-cpu"
     tmp = Path(f"/tmp/lpt-rl-bench-{args.env}")
     t0 = time.time()
     runs: list[dict] = []
     path = OUT / f"{args.name}.json"
+    if args.merge:
+        old = json.loads(path.read_text()) if path.is_file() else {"wall_s": 0.0, "methods": []}
+        t0 -= old["wall_s"]
+        new = [run_seed(args, s, tmp) for s in args.seeds]
+        same = {"episodes": args.episodes, "epochs": args.epochs, "batch": args.batch, "eval_episodes": args.eval}
+        runs = merge_runs(path, args.seeds, new, same)
+        args.methods = [m for m in METHODS if m in old["methods"] or m in args.methods]
+        write_report(args, runs, t0)
+        return
     if args.append and path.is_file():
         old = json.loads(path.read_text())
         if [old[k] for k in ("episodes", "epochs", "batch", "eval_episodes", "methods")] != \
@@ -111,7 +133,7 @@ def write_report(args: argparse.Namespace, runs: list[dict], t0: float) -> None:
     methods = {m: METHODS[m] for m in args.methods}
     summary = {m: {"score_mean": float(np.mean(col(f"{m}_score"))), "score_std": float(np.std(col(f"{m}_score"))),
                    "return_mean": float(np.mean(col(f"{m}_return")))} for m in methods}
-    pairs = [(a, b) for a in ("lpt", "lpt_ei") for b in ("dt_final", "dt_rtg", "bc") if a in methods and b in methods]
+    pairs = [(a, b) for a in ("lpt", "lpt_ei") for b in ("dt_final", "dt_rtg", "bc", "cql", "iql") if a in methods and b in methods]
     tests = {f"{a}_vs_{b}": paired_comparison(col(f"{a}_score"), col(f"{b}_score")) for a, b in pairs} if len(runs) >= 2 else {}
     diff = lambda a, b: float(np.mean(np.subtract(col(f"{a}_score"), col(f"{b}_score"))))  # noqa: E731
     targets = []
@@ -131,7 +153,8 @@ def write_report(args: argparse.Namespace, runs: list[dict], t0: float) -> None:
     report = {"benchmark": f"PointMaze {args.env} (fixed goal, waypoint-controller data), normalised score at y*",
               "machine": "cpu", "env": args.env, "target_return": env_spec(args.env).target_return,
               "seeds": [r["seed"] for r in runs], "episodes": args.episodes, "epochs": args.epochs, "batch": args.batch,
-              "eval_episodes": args.eval, "methods": args.methods, "net": net(args.env), "summary": summary,
+              "eval_episodes": args.eval, "methods": args.methods, "net": net(args.env), "d3rlpy_steps": D3RLPY_STEPS,
+              "summary": summary,
               "paired_tests": tests, "targets": targets, "runs": runs, "wall_s": time.time() - t0}
     (OUT / f"{args.name}.json").write_text(json.dumps(report, indent=2))
     import matplotlib
@@ -139,13 +162,9 @@ def write_report(args: argparse.Namespace, runs: list[dict], t0: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    x = np.arange(len(methods))
-    ax.bar(x, [summary[m]["score_mean"] for m in methods], 0.6, color="C0", alpha=0.7)
-    for i, m in enumerate(methods):
-        ax.plot([i] * len(runs), col(f"{m}_score"), "k.", ms=6)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    method_bars(ax, methods, runs, "score")
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_xticks(x, list(methods.values()), fontsize=8)
     ax.set_ylabel("normalised score (0 random, 100 controller)")
     ax.set_title(f"{args.env}, {len(runs)} seeds, {args.episodes} episodes, {args.epochs} epochs, {args.eval} rollouts",
                  fontsize=9)

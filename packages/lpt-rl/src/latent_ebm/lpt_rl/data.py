@@ -116,13 +116,15 @@ def returns_to_go(rewards: np.ndarray) -> np.ndarray:
 
 def split_episodes(data: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """Episodes of a flat D4RL dict: cut after every step with a terminal or timeout flag (a tail
-    without one is an episode too)."""
+    without one is an episode too); each a dict of the slices of ``observations``, ``actions``,
+    ``rewards`` and, where the data has them, ``terminals`` and ``timeouts``."""
     ends = np.flatnonzero(np.asarray(data["terminals"], bool) | np.asarray(data["timeouts"], bool)) + 1
     n = len(data["rewards"])
     if not len(ends) or ends[-1] != n:
         ends = np.append(ends, n)
     starts = np.concatenate([[0], ends[:-1]])
-    return [{k: data[k][s:e] for k in ("observations", "actions", "rewards")} for s, e in zip(starts, ends) if e > s]
+    keys = [k for k in ("observations", "actions", "rewards", "terminals", "timeouts") if k in data]
+    return [{k: data[k][s:e] for k in keys} for s, e in zip(starts, ends) if e > s]
 
 
 class TrajectoryDataset(Dataset):
@@ -248,6 +250,8 @@ class LPTRLDataModule(L.LightningDataModule):
             raise not_allowed("val_fraction", self.hparams.val_fraction, "it leaves no training episode")
         make = lambda ids: TrajectoryDataset([episodes[i] for i in ids], self.spec.max_len, self.spec.action_high)  # noqa: E731
         self.val_set, self.train_set = make(perm[:n_val]), make(perm[n_val:])
+        # the same training split as flat episodes (for d3rlpy's MDPDataset: offline.to_mdp_dataset)
+        self.train_episodes = [episodes[i] for i in perm[n_val:]]
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
