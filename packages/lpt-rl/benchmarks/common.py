@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 D3RLPY_METHODS = ("cql", "iql")
-D3RLPY_STEPS = 1000
+D3RLPY_STEPS = int(os.environ.get("LPT_RL_D3RLPY_STEPS", "1000"))  # gradient steps (recorded in the JSON)
 
 
 def d3rlpy_kwargs(env: str, method: str) -> dict:
