@@ -10,14 +10,66 @@ from latent_ebm.dso.cli import main
 from latent_ebm.dso.run import load_settings
 
 
-def _tiny_design(tmp_path, **changes):
-    s = load_settings("tiny")
+def _tiny_design(tmp_path, config="tiny", loop=None, **changes):
+    s = load_settings(config)
     s.update(pretrain_steps=2, finetune_steps=2, budget=40)
     s.update(changes)
-    s["loop"] = {**s["loop"], "refit_steps": 1}
+    s["loop"] = {**s["loop"], "refit_steps": 1, **(loop or {})}
     path = tmp_path / "design.yaml"
     path.write_text(yaml.safe_dump(s))
     return str(path)
+
+
+def _designs(out):
+    rows = [line.split("\t") for line in (out / "designs.tsv").read_text().splitlines()[1:]]
+    return [(r[1], float(r[2])) for r in rows]
+
+
+def test_design_multi_objective_tiny(tmp_path, capsys):
+    """``multi_objective`` in a design config: three heads with the config's weights, the pool
+    ranked by pLogP after LIMO's filter, and the summary's top-k equal to LIMO's protocol
+    recomputed from every scored design (known answer: filter SA < 5.5 and QED > 0.4, top-k pLogP)."""
+    from latent_ebm.lpt_mol.oracles import ORACLES
+
+    shipped = load_settings("tiny-multi")
+    assert shipped["multi_objective"]["properties"] == ["plogp", "qed", "sa"]
+    assert shipped["multi_objective"]["weights"] == [1.0, 1.0, 0.5]
+    out = tmp_path / "run"
+    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 20}
+    summary = main(["design", "--config", _tiny_design(tmp_path, "tiny-multi", loop={"per_round": 10}, **small),
+                    "--out", str(out)])
+    assert summary["calls"] == 20 and summary["limo"]["weights"] == [1.0, 1.0, 0.5]
+    rows = [{"smiles": x, **{p: ORACLES[p](x) for p in ("plogp", "qed", "sa")}} for x, _ in _designs(out)]
+    kept = sorted((r for r in rows if r["sa"] < 5.5 and r["qed"] > 0.4), key=lambda r: -r["plogp"])
+    assert summary["limo"]["feasible"] == len(kept)
+    assert [r["smiles"] for r in summary["limo"]["top"]] == [r["smiles"] for r in kept[:2]]
+    for (_, v), r in zip(_designs(out), rows, strict=True):  # the oracle's value is LIMO's ranking score
+        assert v == pytest.approx(r["plogp"] if r["sa"] < 5.5 and r["qed"] > 0.4 else r["plogp"] - 10.0, abs=1e-6)
+    assert "pass LIMO's filter" in capsys.readouterr().err
+
+
+def test_design_similarity_tiny(tmp_path, capsys):
+    """``similarity`` in a design config: every design scores its pLogP improvement over the start
+    when Tanimoto >= delta (else 10 below), and the summary's best improvement per threshold is
+    the one recomputed from the scored designs."""
+    from latent_ebm.dso.loop import tanimoto
+    from latent_ebm.lpt_mol.oracles import penalized_logp
+
+    start = load_settings("tiny-similarity")["similarity"]["start"]
+    out = tmp_path / "run"
+    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 20}
+    summary = main(["design", "--config", _tiny_design(tmp_path, "tiny-similarity", **small), "--out", str(out)])
+    sim = summary["similarity"]
+    assert summary["calls"] == 20 and sim["start"] == "CC(=O)Nc1ccc(O)cc1"
+    base = penalized_logp(start)
+    assert sim["start_plogp"] == pytest.approx(base)
+    designs = [(x, v, penalized_logp(x) - base, tanimoto(x, start)) for x, v in _designs(out)]
+    for _, v, gain, t in designs:
+        assert v == pytest.approx(gain if t >= 0.4 else gain - 10.0, abs=1e-6)
+    for d in (0.4, 0.6):
+        gains = [g for x, _, g, t in designs if t >= d and x != sim["start"]]
+        assert sim[f"sim{d}"]["best_gain"] == (pytest.approx(max(gains)) if gains else None)
+    assert "similarity >= 0.4: best pLogP improvement" in capsys.readouterr().err
 
 
 def test_design_tiny_then_resume(tmp_path, capsys):
@@ -43,10 +95,31 @@ def test_design_tiny_then_resume(tmp_path, capsys):
     ({"substructure": "C1CC"}, "error: substructure='C1CC' is not allowed; it is not a valid SMILES"),
     ({"mode": "both"}, "error: mode='both' is not allowed"),
     ({"loopp": {}}, "error: config='loopp' is not allowed"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed", "sa"], "weights": [1.0, 1.0]}},
+     "error: multi_objective.weights=[1.0, 1.0] is not allowed; give one finite weight >= 0 per property"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed", "sa"], "weights": [1.0, -1.0, 1.0]}},
+     "error: multi_objective.weights=[1.0, -1.0, 1.0] is not allowed"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed"]}}, "error: multi_objective.properties=('plogp', 'qed')"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed", "sa"], "top_k": 0}}, "error: multi_objective.top_k=0"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed", "sa"], "topk": 2}}, "error: multi_objective.topk=2"),
+    ({"objective": "plogp", "multi_objective": {"properties": ["plogp", "qed", "sa"], "qed_min": 2}}, "error: multi_objective.qed_min=2"),
+    ({"multi_objective": {"properties": ["qed", "sa"]}}, "error: objective='qed' is not allowed; in multi-objective"),
+    ({"similarity": {"delta": 1.5}}, "error: objective='qed' is not allowed; similarity-constrained design"),
+    ({"objective": "plogp", "similarity": {"delta": 1.5}}, "error: similarity.delta=1.5 is not allowed"),
+    ({"objective": "plogp", "similarity": {"start": "C1CC"}}, "error: similarity.start='C1CC' is not allowed"),
+    ({"objective": "plogp", "similarity": {"report": []}}, "error: similarity.report=[] is not allowed"),
+    ({"objective": "plogp", "similarity": {"anchor_weight": -1}}, "error: similarity.anchor_weight=-1"),
+    ({"objective": "plogp", "similarity": {}, "loop": {"seeding": "first_party"}},
+     "error: loop.seeding='first_party' is not allowed; similarity design seeds the pool"),
+    ({"objective": "plogp", "similarity": {}, "multi_objective": {}}, "error: config='multi_objective + similarity'"),
+    ({"objective": "plogp", "similarity": {"start": "[Xe]"}},
+     "error: similarity.start='[Xe]' is not allowed; the model cannot encode it"),
 ])
 def test_design_errors_are_one_line(tmp_path, capsys, change, message):
+    change = dict(change)
+    loop = change.pop("loop", None)
     with pytest.raises(SystemExit) as ex:
-        main(["design", "--config", _tiny_design(tmp_path, pretrain_steps=0, finetune_steps=0, **change),
+        main(["design", "--config", _tiny_design(tmp_path, loop=loop, pretrain_steps=0, finetune_steps=0, **change),
               "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert ex.value.code == 2 and err.startswith(message) and "\n" not in err, err

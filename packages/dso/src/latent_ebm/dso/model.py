@@ -20,7 +20,23 @@ from latent_ebm.core.checks import not_allowed
 from latent_ebm.lpt_mol import LPTMolModule
 from latent_ebm.lpt_mol.model import to_target
 
-__all__ = ["DSOModule"]
+__all__ = ["DSOModule", "check_weights"]
+
+
+def check_weights(weights: Sequence[float] | None, properties: Sequence[str],
+                  name: str = "objective_weights") -> tuple[float, ...] | None:
+    """One finite weight >= 0 per property, not all 0 (one-line error otherwise); None passes."""
+    if weights is None:
+        return None
+    try:
+        ok = isinstance(weights, Sequence) and not isinstance(weights, str)
+        w = [float(v) for v in weights] if ok and not any(isinstance(v, bool) for v in weights) else None
+    except (TypeError, ValueError):
+        w = None
+    if (w is None or len(w) != len(properties) or any(not v >= 0.0 or v == float("inf") for v in w)
+            or not any(v > 0 for v in w)):
+        raise not_allowed(name, weights, f"give one finite weight >= 0 per property {list(properties)}, not all 0")
+    return tuple(w)
 
 
 class DSOModule(LPTMolModule):
@@ -30,17 +46,7 @@ class DSOModule(LPTMolModule):
     def __init__(self, *, objective_weights: Sequence[float] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         props = tuple(self.hparams.properties)
-        if objective_weights is not None:
-            try:
-                ok = isinstance(objective_weights, Sequence) and not isinstance(objective_weights, str)
-                w = [float(v) for v in objective_weights] if ok else None
-            except (TypeError, ValueError):
-                w = None
-            if (w is None or len(w) != len(props) or any(not v >= 0.0 or v == float("inf") for v in w)
-                    or not any(v > 0 for v in w)):
-                raise not_allowed("objective_weights", objective_weights,
-                                  f"give one finite weight >= 0 per property {list(props)}, not all 0")
-            objective_weights = tuple(w)
+        objective_weights = check_weights(objective_weights, props)
         self.save_hyperparameters({"objective_weights": objective_weights})
         weights = torch.ones(len(props)) if objective_weights is None else torch.tensor(objective_weights)
         self.register_buffer("objective_weight", weights.float(), persistent=False)
