@@ -17,7 +17,8 @@ over 5 latent styles and the Fréchet distance in the domain classifier's featur
 
     python packages/coop-i2i/benchmarks/bench_digits.py --iters 150 --seeds 0 1 2
 
-``--set key=value`` (JSON values) changes the coop arm only, for a probe (``--tag`` names its files).
+``--set key=value`` (JSON values) changes the coop arm only, for a probe; ``--all key=value``
+changes every trained arm (e.g. ``translator_skip="hpf"``); ``--tag`` names the files.
 """
 
 from __future__ import annotations
@@ -97,10 +98,12 @@ def main() -> None:
     ap.add_argument("--tag", default="digits")
     ap.add_argument("--arms", nargs="+", default=["coop", "adversarial"], choices=list(ARMS))
     ap.add_argument("--set", nargs="*", default=[], help="key=value (JSON) overrides of the coop arm")
+    ap.add_argument("--all", nargs="*", default=[], help="key=value (JSON) overrides of every trained arm")
     ap.add_argument("--resume", action="store_true",
                     help="keep the (seed, arm) results of an interrupted run of the same --tag (its .partial file)")
     a = ap.parse_args()
-    arms = {k: dict(ARMS[k]) for k in a.arms}
+    common = {kv.split("=", 1)[0]: json.loads(kv.split("=", 1)[1]) for kv in a.all}
+    arms = {k: {**common, **ARMS[k]} for k in a.arms}
     for kv in a.set:
         key, val = kv.split("=", 1)
         arms["coop"][key] = json.loads(val)
@@ -181,7 +184,8 @@ def main() -> None:
     payload = {"machine": machine(), "platform": platform.platform(), "torch": torch.__version__,
                "command": f"python packages/coop-i2i/benchmarks/bench_digits.py --iters {a.iters} --seeds "
                           + " ".join(map(str, a.seeds)) + f" --n_train {a.n_train} --n_test {a.n_test}"
-                          + f" --tag {a.tag} --arms " + " ".join(a.arms) + ("" if not a.set else " --set " + " ".join(a.set)) + (" --resume" if a.resume else ""),
+                          + f" --tag {a.tag} --arms " + " ".join(a.arms) + ("" if not a.set else " --set " + " ".join(a.set))
+                          + ("" if not a.all else " --all " + " ".join(a.all)) + (" --resume" if a.resume else ""),
                "arms": arms, "load_avg_at_end": list(os.getloadavg()),
                "scale": f"digits 16x16, 3 rendered domains, {a.n_train} train / {a.n_test} test, {a.iters} iterations, "
                         "batch 32",

@@ -164,3 +164,37 @@ def test_fit_separates_real_from_revised(tmp_path):
     trainer.fit(m, dm)
     gap1 = -trainer.validate(m, dm, verbose=False)[0]["val/energy_gap"]
     assert gap1 > gap0 + 0.1 and gap1 > 0, (gap0, gap1)
+
+
+def test_translator_skips():
+    """The high-pass filter zeroes a constant map and keeps an edge; with the decoder's to-RGB
+    zeroed, ``residual`` is the identity; ``unet`` / ``hpf`` make the output depend on the source
+    through the skip (a change of the source that the bottleneck cannot see still moves the output);
+    an unknown skip is a one-line error."""
+    from latent_ebm.coop_i2i.nets import HighPass, Translator
+
+    hp = HighPass()
+    assert torch.allclose(hp(torch.full((1, 2, 6, 6), 3.0)), torch.zeros(1, 2, 6, 6))  # borders too
+    edge = torch.zeros(1, 1, 6, 6)
+    edge[..., 3:] = 1.0
+    assert hp(edge)[0, 0, 2, 2] == -3.0 and hp(edge)[0, 0, 2, 3] == 3.0
+    torch.manual_seed(0)
+    x, s = torch.randn(2, 3, 16, 16), torch.randn(2, 4)
+    res = Translator(3, 16, 4, 4, 8, bottleneck=4, n_bottleneck=1, skip="residual")
+    for p in res.to_rgb.parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.equal(res(x, s), x)
+    for skip in ("unet", "hpf"):
+        g = Translator(3, 16, 4, 4, 8, bottleneck=4, n_bottleneck=1, skip=skip)
+        ablated = Translator(3, 16, 4, 4, 8, bottleneck=4, n_bottleneck=1)
+        ablated.load_state_dict(g.state_dict())
+        x2 = x.clone()
+        x2[:, :, 5, 5] += 3.0  # one pixel: a local change reaches the 16x16 output through the skip
+        near = (slice(None), slice(None), slice(4, 7), slice(4, 7))
+        far = (slice(None), slice(None), slice(12, 16), slice(12, 16))
+        d = (g(x2, s) - g(x, s)).abs()
+        assert d[near].mean() > 5 * d[far].mean()
+        assert (ablated(x2, s) - ablated(x, s)).abs()[near].mean() < d[near].mean()
+    with pytest.raises(ValueError, match="skip='x' is not allowed"):
+        Translator(3, 16, 4, 4, 8, bottleneck=4, skip="x")
+    assert _module(translator_skip="hpf").translator.skip == "hpf"

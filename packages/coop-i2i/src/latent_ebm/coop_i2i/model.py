@@ -89,6 +89,12 @@ class CoopI2IModule(CooperativeModule):
         style_dim: S, the style code (paper: 64). latent_dim: z of the style generator (paper: 16).
         dim_base, max_dim: channels at the outer level and the cap (paper: 64, 512).
         bottleneck, n_bottleneck: the translator's inner resolution and its number of blocks there.
+        translator_skip: how the source reaches G's output besides the AdaIN bottleneck: ``none``
+            (StarGAN v2's AFHQ translator), ``unet`` (encoder features added to the decoder at every
+            level), ``hpf`` (the same through a high-pass filter, StarGAN v2's face translator
+            without landmark masks) or ``residual`` (x + G's output); see ``nets.Translator``.
+        translator_out_norm: G's to-RGB normalisation: ``in`` (StarGAN v2's, style-free), ``adain``
+            (style-conditioned) or ``none``; see ``nets.Translator``.
         mapping_hidden, mapping_shared, mapping_head: the style generator (paper: 512, 4, 4).
         ref_sigma: s_ref of the descriptor's Gaussian reference (CoopNets: 0.016); None: no term.
         ref_fraction: share of the rows whose style comes from a reference (E) instead of z (M).
@@ -134,6 +140,8 @@ class CoopI2IModule(CooperativeModule):
         max_dim: int = 256,
         bottleneck: int = 8,
         n_bottleneck: int = 2,
+        translator_skip: str = "none",
+        translator_out_norm: str = "in",
         mapping_hidden: int = 512,
         mapping_shared: int = 4,
         mapping_head: int = 4,
@@ -191,7 +199,8 @@ class CoopI2IModule(CooperativeModule):
                 f"every stage must be >= 4 and above the translator's bottleneck={bottleneck}")
         self.stages, self.stage_steps = stages, stage_steps
         self.descriptor = Descriptor(channels, image_size, n_domains, dim_base, max_dim)
-        self.translator = Translator(channels, image_size, style_dim, dim_base, max_dim, bottleneck, n_bottleneck)
+        self.translator = Translator(channels, image_size, style_dim, dim_base, max_dim, bottleneck, n_bottleneck,
+                                     translator_skip, translator_out_norm)
         self.style_encoder = StyleEncoder(channels, image_size, n_domains, style_dim, dim_base, max_dim)
         self.style_generator = StyleGenerator(latent_dim, style_dim, n_domains, mapping_hidden, mapping_shared,
                                               mapping_head)

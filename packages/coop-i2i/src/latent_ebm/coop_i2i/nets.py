@@ -27,7 +27,11 @@ from torch import Tensor, nn
 
 from latent_ebm.core.checks import check_int, require
 
-__all__ = ["AdaIN", "Descriptor", "StyleEncoder", "StyleGenerator", "Translator", "level_of", "widths"]
+__all__ = ["OUT_NORMS", "SKIPS", "AdaIN", "Descriptor", "HighPass", "StyleEncoder", "StyleGenerator", "Translator", "level_of",
+           "widths"]
+
+SKIPS = ("none", "unet", "hpf", "residual")
+OUT_NORMS = ("in", "adain", "none")
 
 
 def widths(size: int, min_size: int, base: int, max_dim: int) -> list[int]:
@@ -111,6 +115,24 @@ class AdainResBlk(nn.Module):
         h = self.conv2(F.leaky_relu(self.norm2(self.conv1(h), s), 0.2))
         skip = x if self.skip is None else self.skip(x)
         return (skip + h) / math.sqrt(2)
+
+
+class HighPass(nn.Module):
+    """Depthwise 3x3 high-pass filter [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]] / w_hpf (StarGAN
+    v2's ``HighPass``, used on its face translator's encoder-to-decoder skips): keeps edges (the
+    content's layout), drops a feature map's constant part (colour, background level). Padded by
+    replication, where StarGAN v2 zero-pads: with zeros a constant map gives 3c on the border and
+    5c in the corners, a frame that matters at 16x16 (a 256x256 image hardly sees it)."""
+
+    def __init__(self, w_hpf: float = 1.0) -> None:
+        super().__init__()
+        k = -torch.ones(3, 3)
+        k[1, 1] = 8.0
+        self.register_buffer("kernel", k / w_hpf, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = self.kernel[None, None].expand(x.shape[1], 1, 3, 3).to(x)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, groups=x.shape[1])
 
 
 class _Trunk(nn.Module):
@@ -199,12 +221,28 @@ class Translator(nn.Module):
     ``bottleneck``, ``n_bottleneck`` plain blocks; decoder: ``n_bottleneck`` AdaIN blocks, AdaIN
     up-blocks back to the entry level, its to-RGB (IN, LeakyReLU, 1x1 conv). Output unbounded
     (StarGAN v2 has no tanh). The bottleneck must be below the smallest stage's resolution.
+
+    ``skip`` (how the source reaches the output besides the IN/AdaIN bottleneck):
+    ``none`` (StarGAN v2's AFHQ translator, w_hpf = 0: everything passes the bottleneck);
+    ``unet``: the encoder's feature map at every level above the bottleneck (before its
+    down-block) is added to the decoder's output at the same level; ``hpf``: the same, through
+    :class:`HighPass` (StarGAN v2's face translator, w_hpf = 1, without its landmark masks);
+    ``residual``: G(x, s) = x + decoder output.
+    ``out_norm``: the to-RGB's normalisation: ``in`` (StarGAN v2: instance norm with learned,
+    style-free affine, so every output channel's per-image mean and spread before the 1x1 conv are
+    fixed: a flat background's colour can only come from upstream); ``adain`` (AdaIN by s: the
+    style sets them); ``none``.
     """
 
     def __init__(self, channels: int = 3, size: int = 32, style_dim: int = 64, base: int = 32,
-                 max_dim: int = 256, bottleneck: int = 8, n_bottleneck: int = 2) -> None:
+                 max_dim: int = 256, bottleneck: int = 8, n_bottleneck: int = 2, skip: str = "none",
+                 out_norm: str = "in") -> None:
         super().__init__()
         _check_size(size, 2)
+        require("skip", skip, skip in SKIPS, f"give one of {', '.join(SKIPS)}")
+        self.skip = skip
+        self.hpf = HighPass() if skip == "hpf" else None
+        require("out_norm", out_norm, out_norm in OUT_NORMS, f"give one of {', '.join(OUT_NORMS)}")
         check_int("bottleneck", bottleneck, low=1, high=size // 2)
         require("bottleneck", bottleneck, size % bottleneck == 0 and (size // bottleneck) & (size // bottleneck - 1) == 0,
                 "it must be the image size divided by a power of 2")
@@ -217,15 +255,20 @@ class Translator(nn.Module):
         self.mid_dec = nn.ModuleList(AdainResBlk(w[-1], w[-1], style_dim) for _ in range(n_bottleneck))
         self.up = nn.ModuleList(AdainResBlk(w[i + 1], w[i], style_dim, upsample=True) for i in range(len(w) - 1))
         self.to_rgb = nn.ModuleList(
-            nn.Sequential(nn.InstanceNorm2d(w[i], affine=True), nn.LeakyReLU(0.2), nn.Conv2d(w[i], channels, 1))
+            nn.Sequential(nn.InstanceNorm2d(w[i], affine=True) if out_norm == "in" else nn.Identity(),
+                          nn.LeakyReLU(0.2), nn.Conv2d(w[i], channels, 1))
             for i in range(len(w) - 1)
         )
+        self.out_adain = (nn.ModuleList(AdaIN(style_dim, w[i]) for i in range(len(w) - 1))
+                          if out_norm == "adain" else None)
 
     def forward(self, x: Tensor, s: Tensor) -> Tensor:
         i0 = level_of(self.size, x.shape[-1])
         require("resolution", x.shape[-1], i0 < len(self.down), "it must be above the translator's bottleneck")
         h = self.from_rgb[i0](x)
+        cache = []
         for blk in self.down[i0:]:
+            cache.append(h)
             h = blk(h)
         for blk in self.mid_enc:
             h = blk(h)
@@ -233,4 +276,10 @@ class Translator(nn.Module):
             h = blk(h, s)
         for blk in reversed(self.up[i0:]):
             h = blk(h, s)
-        return self.to_rgb[i0](h)
+            if self.skip in ("unet", "hpf"):
+                e = cache.pop()
+                h = h + (e if self.hpf is None else self.hpf(e))
+        if self.out_adain is not None:
+            h = self.out_adain[i0](h, s)
+        out = self.to_rgb[i0](h)
+        return x + out if self.skip == "residual" else out
