@@ -28,13 +28,13 @@ import torch
 
 from latent_ebm.core.data import artifact_dir
 from latent_ebm.dso import DSOModule
-from latent_ebm.dso.loop import loop_config, run_dso, summarise
+from latent_ebm.dso.loop import check_budget, loop_config, summarise
 from latent_ebm.lpt_mol import LPTMolModule
 from latent_ebm.lpt_mol.data import SelfiesVocab, load_smiles
 from latent_ebm.lpt_mol.docking import DockingOracle, kd_nm
 from latent_ebm.lpt_mol.filters import ring_sizes_ok
 from latent_ebm.lpt_mol.oracles import Oracle
-from latent_ebm.lpt_mol.shift import ShiftState, refit
+from latent_ebm.lpt_mol.shift import ShiftState, refit, run_shifting
 
 RESULTS = Path(__file__).parent / "results"
 BOX = {"center": [67.275, 33.965, 76.011], "size": [7.5, 12.0, 13.5],
@@ -99,31 +99,43 @@ def main() -> None:
     state = ShiftState(pool=pool)
     torch.manual_seed(args.seed)
     refit(model, vocab, state, cfg)  # learn p(y | z) on the docked sample before the first design
-    state = run_dso(model, vocab, oracle, [], cfg, state=state, generator=torch.Generator().manual_seed(args.seed))
-    seconds = time.perf_counter() - start
+    check_budget(args.budget, cfg)
+
+    def write(st: ShiftState) -> dict:  # after every round: a killed run keeps what it did
+        return report(args, oracle, docker, st, pool, len(initial), info, time.perf_counter() - start)
+
+    write(state)
+    run_shifting(model, vocab, oracle, state, cfg, torch.Generator().manual_seed(args.seed), on_round=write)
+    payload = write(state)
+    docker.close()
+    print(json.dumps({"top3": payload["top3"], "targets": payload["targets"], "seconds": payload["seconds"]}, indent=2))
+
+
+def report(args, oracle, docker, state, pool, n_initial: int, info: dict, seconds: float) -> dict:
+    """The run so far: JSON (with targets) + PNG under results/."""
     energies = [-v for _, _, v in oracle.history]
     design_e = energies[len(pool):]
     top = oracle.top_k(3)
-    summary = summarise(oracle, args.budget)
-    best_initial, best_design = -pool[0][1], (min(design_e) if design_e else None)
+    best_initial, initial_mean = -pool[0][1], float(np.mean([-v for _, v in pool]))
+    best_design = min(design_e) if design_e else None
     targets = [
         {"name": "oracle calls spent exactly at the budget (failed dockings counted)", "value": oracle.calls,
          "goal": f"== {args.budget}", "met": oracle.calls == args.budget},
         {"name": "best DSO design binds better (lower Vina E, kcal/mol) than the best of the docked ZINC sample",
          "value": best_design, "goal": f"< {best_initial}", "met": best_design is not None and best_design < best_initial},
         {"name": "mean E of the DSO designs below the mean E of the docked ZINC sample (kcal/mol)",
-         "value": float(np.mean(design_e)) if design_e else None, "goal": f"< {float(np.mean([-v for _, v in pool])):.3f}",
-         "met": bool(design_e) and float(np.mean(design_e)) < float(np.mean([-v for _, v in pool]))},
+         "value": float(np.mean(design_e)) if design_e else None, "goal": f"< {initial_mean:.3f}",
+         "met": bool(design_e) and float(np.mean(design_e)) < initial_mean},
     ]
     payload = {"machine": machine(), "host": platform.processor() or platform.machine(),
                "torch_threads": torch.get_num_threads(), "args": vars(args), "model": info,
                "vina": {"scoring": "vina", "exhaustiveness": args.exhaustiveness, "n_poses": 1, "seed": 1, "cpu": 1,
                         "box": BOX, "receptor": "1err.pdbqt"},
-               "calls": oracle.calls, "invalid_smiles": oracle.invalid, "failed_calls": oracle.failures,
-               "docking_failures_by_stage": dict(docker.failures), "last_errors": list(docker.errors)[-5:],
-               "initial": {"n": len(initial), "docked": len(pool), "best_energy": best_initial,
-                           "mean_energy": float(np.mean([-v for _, v in pool]))},
-               "rounds": state.log, "summary_neg_energy": summary,
+               "complete": oracle.calls >= args.budget, "calls": oracle.calls, "invalid_smiles": oracle.invalid,
+               "failed_calls": oracle.failures, "docking_failures_by_stage": dict(docker.failures),
+               "last_errors": list(docker.errors)[-5:],
+               "initial": {"n": n_initial, "docked": len(pool), "best_energy": best_initial, "mean_energy": initial_mean},
+               "rounds": state.log, "summary_neg_energy": summarise(oracle, args.budget),
                "top3": [{"smiles": s, "energy_kcal_mol": -v, "kd_nm": float(kd_nm(-v))} for s, v in top],
                "top10_mean_energy": float(np.mean(sorted(energies)[:10])), "energies_in_call_order": energies,
                "targets": targets, "seconds": seconds, "seconds_per_docking": seconds / max(1, oracle.calls)}
@@ -131,8 +143,8 @@ def main() -> None:
     name = f"docking-{args.target}-b{args.budget}-{machine()}"
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
     plot(RESULTS / f"{name}.png", energies, len(pool), args)
-    docker.close()
-    print(json.dumps({"top3": payload["top3"], "targets": targets, "seconds": seconds}, indent=2))
+    print({"calls": oracle.calls, "round": state.round, "best_energy": min(energies), "seconds": seconds}, flush=True)
+    return payload
 
 
 def plot(path: Path, energies: list[float], n_initial: int, args) -> None:

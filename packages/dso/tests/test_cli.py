@@ -35,10 +35,10 @@ def test_design_multi_objective_tiny(tmp_path, capsys):
     assert shipped["multi_objective"]["properties"] == ["plogp", "qed", "sa"]
     assert shipped["multi_objective"]["weights"] == [1.0, 1.0, 0.5]
     out = tmp_path / "run"
-    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 20}
+    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 10}
     summary = main(["design", "--config", _tiny_design(tmp_path, "tiny-multi", loop={"per_round": 10}, **small),
                     "--out", str(out)])
-    assert summary["calls"] == 20 and summary["limo"]["weights"] == [1.0, 1.0, 0.5]
+    assert summary["calls"] == 10 and summary["limo"]["weights"] == [1.0, 1.0, 0.5]
     rows = [{"smiles": x, **{p: ORACLES[p](x) for p in ("plogp", "qed", "sa")}} for x, _ in _designs(out)]
     kept = sorted((r for r in rows if r["sa"] < 5.5 and r["qed"] > 0.4), key=lambda r: -r["plogp"])
     assert summary["limo"]["feasible"] == len(kept)
@@ -57,10 +57,10 @@ def test_design_similarity_tiny(tmp_path, capsys):
 
     start = load_settings("tiny-similarity")["similarity"]["start"]
     out = tmp_path / "run"
-    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 20}
+    small = {"data": {"dataset": "nci5k", "limit": 150, "batch_size": 32}, "budget": 10}
     summary = main(["design", "--config", _tiny_design(tmp_path, "tiny-similarity", **small), "--out", str(out)])
     sim = summary["similarity"]
-    assert summary["calls"] == 20 and sim["start"] == "CC(=O)Nc1ccc(O)cc1"
+    assert summary["calls"] == 10 and sim["start"] == "CC(=O)Nc1ccc(O)cc1"
     base = penalized_logp(start)
     assert sim["start_plogp"] == pytest.approx(base)
     designs = [(x, v, penalized_logp(x) - base, tanimoto(x, start)) for x, v in _designs(out)]
@@ -112,7 +112,7 @@ def test_design_tiny_then_resume(tmp_path, capsys):
     ({"objective": "plogp", "similarity": {}, "loop": {"seeding": "first_party"}},
      "error: loop.seeding='first_party' is not allowed; similarity design seeds the pool"),
     ({"objective": "plogp", "similarity": {}, "multi_objective": {}}, "error: config='multi_objective + similarity'"),
-    ({"objective": "plogp", "similarity": {"start": "[Xe]"}},
+    ({"objective": "plogp", "similarity": {"start": "[Xe]"}, "data": {"dataset": "nci5k", "limit": 60}},
      "error: similarity.start='[Xe]' is not allowed; the model cannot encode it"),
 ])
 def test_design_errors_are_one_line(tmp_path, capsys, change, message):
