@@ -11,7 +11,9 @@ inferred by p(z0 | x0, y0)). DSO against its two single-space ablations, paired 
 (0.4 and 0.6, both read from the same run, which optimises for ``--delta``): the best improvement
 of a design with similarity >= delta, floored at 0 (the start molecule itself); success = > 0.
 
-    OMP_NUM_THREADS=1 python packages/dso/benchmarks/bench_similarity.py --starts 5 --budget 30
+    OMP_NUM_THREADS=1 python packages/dso/benchmarks/bench_similarity.py --cached --pretrain-steps 100 \
+        --finetune-steps 20 --limit 20000 --starts 20 --budget 20 --per-round 10 --pool-size 10 --refit-steps 2
+(``--cached``: lpt-mol's cached benchmark LPT; without it a small LPT is trained here.)
 Writes ``results/similarity-d<delta>-s<starts>-b<budget>-cpu.json`` and ``.png``.
 """
 from __future__ import annotations
