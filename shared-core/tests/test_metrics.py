@@ -131,6 +131,11 @@ def test_paired_comparison_sign_test_and_verdict():
     assert paired_comparison(b, a)["verdict"] == "higher"
     # three seeds can never reach p < 0.05 (2 / 8 at best): unresolved however large the gap
     assert paired_comparison([0.0, 0.0, 0.0], [9.0, 9.0, 9.0])["verdict"] == "unresolved"
+    # ties leave the sign test: all tied is p = 1, not "0 wins of n"; 5 wins + 3 ties is 5 of 5
+    tied = paired_comparison([0.0] * 20, [0.0] * 20)
+    assert tied["ties"] == 20 and tied["sign_test_p"] == 1.0 and tied["verdict"] == "unresolved"
+    some = paired_comparison([1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    assert some["wins"] == 5 and some["ties"] == 3 and some["sign_test_p"] == pytest.approx(2 / 32)
     with pytest.raises(ValueError, match="equally long"):
         paired_comparison([1.0], [2.0])
     runs = {"x": {"runs": [{"seed": s, "loss": s} for s in range(4)]},

@@ -27,17 +27,18 @@ def sign_test_p(wins: int, n: int) -> float:
 
 def paired_comparison(a: list[float], b: list[float], *, n_boot: int = 10_000, seed: int = 0) -> dict:
     """``a`` vs ``b`` seed by seed (same length, same seed order): ``{"n", "mean_diff" (a - b),
-    "ci95", "wins" (seeds with a < b), "sign_test_p", "verdict"}``."""
+    "ci95", "wins" (seeds with a < b), "ties" (seeds with a == b), "sign_test_p", "verdict"}``.
+    The sign test counts the untied seeds only (the textbook rule): all ties give p = 1."""
     if len(a) != len(b) or len(a) < 2:
         raise ValueError(f"need two equally long lists of >= 2 per-seed values; got {len(a)} and {len(b)}")
     d = np.asarray(a, float) - np.asarray(b, float)
     boots = np.random.default_rng(seed).choice(d, size=(n_boot, len(d))).mean(1)
     lo, hi = np.quantile(boots, [0.025, 0.975])
-    wins = int((d < 0).sum())
-    p = sign_test_p(wins, len(d))
+    wins, ties = int((d < 0).sum()), int((d == 0).sum())
+    p = sign_test_p(wins, len(d) - ties) if ties < len(d) else 1.0
     verdict = "unresolved" if p >= 0.05 else "lower" if hi < 0 else "higher" if lo > 0 else "unresolved"
     return {"n": len(d), "mean_diff": float(d.mean()), "ci95": [float(lo), float(hi)], "wins": wins,
-            "sign_test_p": p, "verdict": verdict}
+            "ties": ties, "sign_test_p": p, "verdict": verdict}
 
 
 def compare_runs(entries: dict, first: str, others: tuple[str, ...], key: str) -> dict:
