@@ -4,7 +4,11 @@ digits (CPU scale).
 Arms trained at equal iterations and paired seeds (same data, same initial nets per seed):
 - ``coop``: the method (multi-domain MCMC teaching + the three extra losses);
 - ``adversarial``: the same G/E/M and the descriptor trunk as a multi-head discriminator
-  (``objective="adversarial"``: non-saturating loss + R1 with gamma 1, the same extra losses);
+  (``objective="adversarial"``: non-saturating loss + R1 with gamma 1, the same extra losses),
+  with StarGAN v2's alternating updates (two D steps, then G/E/M and G steps per iteration);
+- ``adversarial_sim`` (with ``--arms``): the same with ``adversarial_updates="simultaneous"`` (one
+  backward per iteration; the ``adversarial`` arm of ``digits-cpu.json``, run before the
+  alternation existed);
 - ``no_teach`` (with ``--arms``): the method with ``mcmc_teaching=False``;
 and, evaluated without training, ``identity`` (the source itself) and ``descriptor_only``
 (Langevin from the source under ``coop``'s target head, no translator).
@@ -16,6 +20,8 @@ over 5 latent styles and the Fréchet distance in the domain classifier's featur
 ``results/digits-<machine>.json`` and ``.png`` (translation grids of the last seed).
 
     python packages/coop-i2i/benchmarks/bench_digits.py --iters 150 --seeds 0 1 2
+
+Evaluation uses the moving average of G/E/M where an arm sets ``ema_beta``.
 
 ``--set key=value`` (JSON values) changes the coop arm only, for a probe; ``--all key=value``
 changes every trained arm (e.g. ``translator_skip="hpf"``); ``--tag`` names the files.
@@ -45,7 +51,9 @@ MODEL = dict(image_size=16, style_dim=16, latent_dim=8, dim_base=8, max_dim=32, 
              lambda_sty=1.0, lambda_ds=1.0, lambda_cyc=1.0,
              revision={"n_steps": 10, "step_size": 1.0, "noise_scale": 0.01},
              energy_optim={"lr": 2e-4}, initializer_optim={"lr": 5e-4})
-ARMS = {"coop": {}, "adversarial": {"objective": "adversarial", "r1_gamma": 1.0}, "no_teach": {"mcmc_teaching": False}}
+ARMS = {"coop": {}, "adversarial": {"objective": "adversarial", "r1_gamma": 1.0},
+        "adversarial_sim": {"objective": "adversarial", "r1_gamma": 1.0, "adversarial_updates": "simultaneous"},
+        "no_teach": {"mcmc_teaching": False}}
 DIVERSITY_FLOOR = 0.01  # mean pairwise L1 per pixel (images in [-1, 1]) among 5 styles: below it, collapsed
 
 
@@ -128,7 +136,9 @@ def main() -> None:
             torch.manual_seed(seed)
             m = CoopI2IModule(**{**MODEL, **over}, seed=seed)
             ts = time.time()
-            tiny_trainer(RESULTS / ".runs", max_steps=3 * a.iters, limit_val_batches=0).fit(m, dm)
+            steps = m.optimizer_steps_per_iteration * a.iters  # Lightning counts every optimiser's step
+            tiny_trainer(RESULTS / ".runs", max_steps=steps, limit_val_batches=0).fit(m, dm)
+            assert m.iterations == a.iters, (m.iterations, a.iters)
             m.eval()
             ref_out, lat_out, div = translate_all(m, ds)
             r = evaluate(ref_out, lat_out, div, ds, (dom, dig)) | {"seed": seed, "train_s": time.time() - ts}

@@ -29,14 +29,32 @@ multi-head discriminator D(x)[k] = f_theta(x)[k] (a logit), with the losses
     D: softplus(-D(x)[y]) + softplus(D(x_hat.detach())[y']) + (gamma / 2) ||grad_x D(x)[y]||²
        (non-saturating loss, R1 on reals, Mescheder et al. 2018; ``r1_gamma``),
     G, E, M: softplus(-D(x_hat)[y']) + the same switched extra losses,
-with no Langevin revision in training (the revision schedule is used only by evaluation), through
-the same base step as the method (one backward; D enters the generator's loss with detached
-parameters, so the two updates are simultaneous where StarGAN v2 alternates them).
+with no Langevin revision in training (the revision schedule is used only by evaluation).
+``adversarial_updates="alternating"`` (the default) follows the official solver's iteration
+(``Solver.train``): a D step on latent-guided fakes, a D step on reference-guided fakes (each its
+own backward and optimiser step, the second against the D of the first), then a G/E/M step on the
+latent-guided generator loss and a G-only step on the reference-guided one, both against the
+updated D; the extra losses' second style comes from z2 (latent) or from a second reference of
+the target domain (reference) and the diversity term's second translation is detached, as there.
+The base still owns ``training_step``: ``propose`` gives the latent-guided fakes (no grad),
+``energy_loss`` the first D loss, ``initializer_loss`` None, and :meth:`step_optimizers` takes the
+four updates (``alternating_updates``). ``"simultaneous"`` is the earlier baseline (one backward of
+D's and G's losses, D detached in G's loss, the per-row mix of latent and reference styles), kept
+to reproduce ``digits-cpu.json``. ``ema_beta`` keeps StarGAN v2's moving average of G, E and M
+(its ``moving_average``, beta 0.999), updated after every iteration, used by evaluation and
+checkpointed with the weights (any objective).
+Not as in the official solver: the EMA starts as a copy of the initialised nets (StarGAN v2 copies
+them before its He initialisation); our D, G, E, M are the package's nets; one iteration is five
+optimiser steps in Lightning's ``global_step`` (``optimizer_steps_per_iteration``), so
+``max_steps`` is 5 x the iterations, and a cosine LR schedule, sized for 3 steps per iteration,
+would be stretched; no DDP (frozen nets switch between backward passes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +89,20 @@ def _psnr(a: Tensor, b: Tensor) -> Tensor:
     return 10 * torch.log10(4.0 / mse)
 
 
+@contextmanager
+def frozen(*nets: nn.Module) -> Iterator[None]:
+    """Parameters of ``nets`` with ``requires_grad`` off inside the block (gradients still flow
+    through them to their inputs), restored after."""
+    flags = [(p, p.requires_grad) for net in nets for p in net.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 def r1_penalty(logits: Tensor, x: Tensor) -> Tensor:
     """R1 (Mescheder, Geiger, Nowozin 2018, eq. 9 without gamma / 2): mean over the batch of
     ||grad_x D(x)||² for the per-example logits (B,) of the reals ``x`` (which must require grad);
@@ -97,6 +129,9 @@ class CoopI2IModule(CooperativeModule):
             (style-conditioned) or ``none``; see ``nets.Translator``.
         mapping_hidden, mapping_shared, mapping_head: the style generator (paper: 512, 4, 4).
         ref_sigma: s_ref of the descriptor's Gaussian reference (CoopNets: 0.016); None: no term.
+        langevin_noise: False revises without the noise term, as CoopNets' / CycleCoopNets' code
+            does (it draws the noise and forgets to add it: a gradient descent on the energy); True
+            adds ``revision.noise_scale`` x delta x eps (the Langevin equation as written).
         ref_fraction: share of the rows whose style comes from a reference (E) instead of z (M).
         energy_reg: alpha of a score penalty alpha * (mean f(x)[y]² + mean f(x_tilde)[y']²) added to
             the descriptor's loss (Du & Mordatch 2019's regulariser; the paper's descriptor
@@ -115,6 +150,11 @@ class CoopI2IModule(CooperativeModule):
             (the StarGAN-v2-style baseline: the descriptor as a multi-head discriminator with the
             non-saturating loss and R1, simultaneous D and G/E/M updates; no revision in training;
             validation's ``energy_gap`` is then the discriminator's loss without R1).
+        adversarial_updates: ``alternating`` (StarGAN v2's solver: two D steps, then a G/E/M step
+            and a G step, each its own backward, against the updated D; see the module docstring)
+            or ``simultaneous`` (one backward of both losses; the earlier baseline).
+        ema_beta: beta of a moving average of G, E and M after every iteration (StarGAN v2: 0.999),
+            used by evaluation (``translate``, validation, predict) and checkpointed; None: off.
         r1_gamma: gamma of the R1 penalty (gamma / 2) E||grad_x D(x)[y]||² on reals (adversarial
             only; StarGAN v2: 1, i.e. its lambda_reg = 1 times 0.5 ||grad||²; 0 switches it off).
         test_refine: revise translations by Langevin at test/predict time (paper: [UNK]; off).
@@ -146,6 +186,7 @@ class CoopI2IModule(CooperativeModule):
         mapping_shared: int = 4,
         mapping_head: int = 4,
         ref_sigma: float | None = 1.0,
+        langevin_noise: bool = True,
         ref_fraction: float = 0.5,
         energy_reg: float = 0.0,
         mcmc_teaching: bool = True,
@@ -158,6 +199,8 @@ class CoopI2IModule(CooperativeModule):
         stage_steps: list[int] | None = None,
         objective: Literal["cooperative", "adversarial"] = "cooperative",
         r1_gamma: float = 1.0,
+        adversarial_updates: Literal["alternating", "simultaneous"] = "alternating",
+        ema_beta: float | None = None,
         test_refine: bool = False,
         predict_styles: int = 3,
         revision: LangevinSchedule = REVISION,
@@ -188,6 +231,12 @@ class CoopI2IModule(CooperativeModule):
         require("objective", objective, objective in ("cooperative", "adversarial"),
                 "give 'cooperative' (MCMC teaching) or 'adversarial' (the StarGAN-v2-style baseline)")
         check_real("r1_gamma", r1_gamma, low=0.0)
+        require("adversarial_updates", adversarial_updates, adversarial_updates in ("alternating", "simultaneous"),
+                "give 'alternating' (StarGAN v2's solver) or 'simultaneous' (one backward)")
+        check_real("ema_beta", ema_beta, low=0.0, high=1.0, high_open=True, allow_none=True)
+        require("langevin_noise", langevin_noise, isinstance(langevin_noise, bool), "give true or false")
+        if not langevin_noise:  # CoopNets' code: the noise is drawn but never added
+            self.revision_schedule = replace(self.revision_schedule, noise_scale=0.0)
         stages = [image_size] if stages is None else [int(s) for s in stages]
         require("stages", stages, len(stages) >= 1 and stages[-1] == image_size
                 and all(a < b for a, b in zip(stages, stages[1:])),
@@ -204,6 +253,25 @@ class CoopI2IModule(CooperativeModule):
         self.style_encoder = StyleEncoder(channels, image_size, n_domains, style_dim, dim_base, max_dim)
         self.style_generator = StyleGenerator(latent_dim, style_dim, n_domains, mapping_hidden, mapping_shared,
                                               mapping_head)
+        self.ema: nn.ModuleDict | None = None
+        if ema_beta is not None:  # in the state dict: checkpointed and restored with the weights
+            self.ema = nn.ModuleDict({name: copy.deepcopy(getattr(self, name)).requires_grad_(False)
+                                      for name in self.EMA_NETS})
+        self._pending: dict[str, Any] | None = None  # the alternating step's condition, for step_optimizers
+
+    EMA_NETS = ("translator", "style_encoder", "style_generator")
+
+    @property
+    def alternating(self) -> bool:
+        """The adversarial baseline with StarGAN v2's alternating D / G updates."""
+        return self.hparams.objective == "adversarial" and self.hparams.adversarial_updates == "alternating"
+
+    @property
+    def optimizer_steps_per_iteration(self) -> int:
+        """Optimiser steps per training iteration, as Lightning counts them in ``global_step``
+        (``trainer.max_steps`` = this x the iterations): 3 (descriptor, translator + style
+        encoder, style generator), 5 in the alternating adversarial baseline (D, D, G + E, M, G)."""
+        return 5 if self.alternating else 3
 
     # ---- batches and stages ------------------------------------------------------------------
     def split_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
@@ -248,6 +316,26 @@ class CoopI2IModule(CooperativeModule):
         return x if x.shape[-1] == r else F.adaptive_avg_pool2d(x, r)
 
     # ---- the four networks --------------------------------------------------------------------
+    def generator_nets(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """(G, E, M): their moving averages when ``ema_beta`` is set and the module is in eval
+        mode (StarGAN v2 evaluates ``nets_ema``), else the trained nets."""
+        nets = self.ema if (self.ema is not None and not self.training) else self
+        return tuple(nets.get_submodule(name) for name in self.EMA_NETS)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- beta ema + (1 - beta) net for G, E and M (StarGAN v2's ``moving_average``);
+        buffers copied. No-op without ``ema_beta``."""
+        if self.ema is None:
+            return
+        w = 1.0 - float(self.hparams.ema_beta)
+        for name in self.EMA_NETS:
+            net, avg = getattr(self, name), self.ema[name]
+            for p, q in zip(net.parameters(), avg.parameters(), strict=True):
+                q.lerp_(p, w)
+            for b, c in zip(net.buffers(), avg.buffers(), strict=True):
+                c.copy_(b)
+
     def scores(self, x: Tensor) -> Tensor:
         """f_theta(x) (B, K): the descriptor's score (negative energy) under every domain head."""
         return self.descriptor(x)
@@ -265,7 +353,8 @@ class CoopI2IModule(CooperativeModule):
         """The style code (B, S) for domains ``target``: E(ref)[target] or M(z)[target]."""
         require("style", "both" if (z is None) == (ref is None) else "one", (z is None) != (ref is None),
                 "give exactly one of z (latent-guided) or ref (reference-guided)")
-        codes = self.style_encoder(self.at_resolution(ref)) if ref is not None else self.style_generator(z)
+        _, enc, gen = self.generator_nets()
+        codes = enc(self.at_resolution(ref)) if ref is not None else gen(z)
         return codes[torch.arange(len(target), device=codes.device), target.to(codes.device)]
 
     def translate(self, x: Tensor, target: Tensor, *, z: Tensor | None = None, ref: Tensor | None = None,
@@ -273,7 +362,7 @@ class CoopI2IModule(CooperativeModule):
         """G(x, s) at the current resolution, s from ``z`` (M) or ``ref`` (E); ``refine``: then
         the Langevin revision under the target heads (test-time refinement)."""
         target = self.check_domains(target)
-        out = self.translator(self.at_resolution(x), self.style(target, z=z, ref=ref))
+        out = self.generator_nets()[0](self.at_resolution(x), self.style(target, z=z, ref=ref))
         if refine:
             with torch.enable_grad():
                 out = self.revise(out, {"target": target}, generator=generator)
@@ -312,7 +401,12 @@ class CoopI2IModule(CooperativeModule):
         z = self.standard_normal(shape, n, idx=idx, stream=STYLE_STREAM).to(x.dtype)
         z2 = self.standard_normal(shape, n, idx=idx, stream=STYLE2_STREAM).to(x.dtype)
         y = self.check_domains(batch["y"], "y").to(x.device)
-        return {"y": y, "target": y[perm], "ref": x[perm], "use_ref": use_ref, "z": z, "z2": z2, "logs": {}}
+        cond = {"y": y, "target": y[perm], "ref": x[perm], "use_ref": use_ref, "z": z, "z2": z2, "logs": {}}
+        if self.alternating:  # StarGAN v2's x_ref2: a second reference of each row's target domain
+            same = y[None, :] == cond["target"][:, None]
+            pick = torch.where(same, torch.rand(n, n, generator=self.rng).to(x.device), -1.0).argmax(1)
+            cond["ref2"] = x[pick]
+        return cond
 
     def data(self, batch: Any, cond: Any) -> Tensor:
         """Real images at the stage's resolution."""
@@ -323,11 +417,15 @@ class CoopI2IModule(CooperativeModule):
         ``cond["style"]`` for the extra losses)."""
         x = self.data(batch, cond)
         t = cond["target"]
+        cond["source"] = x
+        if self.alternating and self.training:  # the first D step's latent-guided fakes (no grad)
+            with torch.no_grad():
+                return self.translator(x, self.style(t, z=cond["z"]))
         s_ref = self.style(t, ref=cond["ref"])
         s_lat = self.style(t, z=cond["z"])
         s = torch.where(cond["use_ref"][:, None], s_ref, s_lat)
-        cond["style"], cond["source"] = s, x
-        return self.translator(x, s)
+        cond["style"] = s
+        return self.generator_nets()[0](x, s)
 
     def energy_loss(self, x_data: Tensor, x_revised: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
         """sum_k [mean_{y'_i = k} f(x_tilde_i)[k] - mean_{y_i = k} f(x_i)[k]] over the domains present
@@ -352,9 +450,12 @@ class CoopI2IModule(CooperativeModule):
             return float(h.lambda_ds)
         return float(h.lambda_ds) * max(0.0, 1.0 - self.iterations / h.ds_decay_steps)
 
-    def initializer_loss(self, x_init: Tensor, x_revised: Tensor, cond: Any) -> Tensor:
+    def initializer_loss(self, x_init: Tensor, x_revised: Tensor, cond: Any) -> Tensor | None:
         """MCMC teaching ||x_tilde - x_hat||² / (2 sigma²) (the core's) plus the switched-on extra
         losses of StarGAN v2 (style reconstruction, diversity sensitivity, cycle consistency)."""
+        if self.alternating:  # the generator's losses come after D's update (step_optimizers)
+            self._pending = cond
+            return None
         if self.hparams.objective == "adversarial":
             return self.generator_loss(x_init, cond)
         teach = super().initializer_loss(x_init, x_revised, cond)
@@ -362,9 +463,12 @@ class CoopI2IModule(CooperativeModule):
         cond["logs"] = {"train/teach_loss": teach.detach(), **logs}
         return loss + (teach if self.hparams.mcmc_teaching else 0.0 * teach)
 
-    def extra_losses(self, x_init: Tensor, cond: Any) -> tuple[Tensor, dict[str, Tensor]]:
+    def extra_losses(self, x_init: Tensor, cond: Any, *, style2: Tensor | None = None,
+                     detach_ds: bool = False) -> tuple[Tensor, dict[str, Tensor]]:
         """lambda_sty |E(x_hat)[y'] - s|_1 - w_ds |x_hat - G(x, s2)|_1 + lambda_cyc |G(x_hat, E(x)[y]) - x|_1
-        (StarGAN v2's ``compute_g_loss`` terms, each skipped at weight 0), and their logs."""
+        (StarGAN v2's ``compute_g_loss`` terms, each skipped at weight 0), and their logs. s2 is
+        ``style2`` or M(z2)[y']; ``detach_ds`` stops the gradient through G(x, s2) (StarGAN v2 does;
+        the cooperative path does not)."""
         h = self.hparams
         logs: dict[str, Tensor] = {}
         loss = x_init.new_zeros(())
@@ -376,7 +480,8 @@ class CoopI2IModule(CooperativeModule):
             logs["train/style_loss"] = sty.detach()
         w_ds = self.ds_weight()
         if h.lambda_ds > 0 and w_ds > 0:
-            x2 = self.translator(cond["source"], self.style(t, z=cond["z2"]))
+            with torch.no_grad() if detach_ds else torch.enable_grad():
+                x2 = self.translator(cond["source"], self.style(t, z=cond["z2"]) if style2 is None else style2)
             ds = (x_init - x2).abs().mean()
             loss = loss - w_ds * ds
             logs["train/ds_loss"] = ds.detach()
@@ -421,6 +526,68 @@ class CoopI2IModule(CooperativeModule):
         extra, logs = self.extra_losses(x_fake, cond)
         cond["logs"] = {"train/g_adv": adv.detach(), **logs}
         return adv + extra
+
+    def generator_pass(self, cond: Any, guide: Literal["latent", "reference"]) -> tuple[Tensor, dict[str, Tensor]]:
+        """StarGAN v2's ``compute_g_loss`` for one guide: s = M(z)[y'] and s2 = M(z2)[y'] (latent) or
+        s = E(x_ref)[y'] and s2 = E(x_ref2)[y'] (reference); softplus(-D(G(x, s))[y']) + the
+        extra losses with the diversity term's G(x, s2) detached."""
+        x, t = cond["source"], cond["target"]
+        if guide == "latent":
+            s, s2 = self.style(t, z=cond["z"]), self.style(t, z=cond["z2"])
+        else:
+            s, s2 = self.style(t, ref=cond["ref"]), self.style(t, ref=cond["ref2"])
+        fake = self.translator(x, s)
+        adv = F.softplus(-self.scores(fake).gather(1, t.view(-1, 1)).squeeze(1)).mean()
+        extra, logs = self.extra_losses(fake, {**cond, "style": s}, style2=s2, detach_ds=True)
+        return adv + extra, {"g_adv": adv.detach(), **{k.removeprefix("train/"): v for k, v in logs.items()}}
+
+    def _update(self, loss: Tensor, steps: Sequence[tuple[Any, OptimConfig]]) -> None:
+        """Zero every optimiser's gradients (StarGAN v2's ``_reset_grad``), one backward of ``loss``,
+        then clip and step only the given optimisers."""
+        for opt in self.optimizers():
+            opt.zero_grad()
+        self.manual_backward(loss)
+        for opt, cfg in steps:
+            if cfg.grad_clip is not None:
+                self.clip_gradients(opt, gradient_clip_val=cfg.grad_clip, gradient_clip_algorithm="norm")
+            opt.step()
+
+    def alternating_updates(self, loss_d_latent: Tensor, cond: Any) -> None:
+        """StarGAN v2's iteration (``Solver.train``) after the base's D loss on latent-guided fakes:
+        D step; D loss on reference-guided fakes (from the updated nets, no grad) and D step; the
+        latent-guided generator loss against the updated D (D frozen) and a step of G + E and M;
+        the reference-guided one (D and E frozen) and a step of G + E's optimiser, where E has no
+        gradient, so only G moves (StarGAN v2 steps only G there)."""
+        opt_d, opt_g, opt_m = self.optimizers()
+        mapping = replace(self.initializer_optim, lr=self.initializer_optim.lr * self.hparams.mapping_lr_scale)
+        self._update(loss_d_latent, [(opt_d, self.energy_optim)])
+        x, t = cond["source"], cond["target"]
+        with torch.no_grad():
+            fake_ref = self.translator(x, self.style(t, ref=cond["ref"]))
+        loss_d_ref, logs_d = self.discriminator_loss(x, fake_ref, cond)
+        self._update(loss_d_ref, [(opt_d, self.energy_optim)])
+        with frozen(self.descriptor):
+            loss_lat, logs_lat = self.generator_pass(cond, "latent")
+            self._update(loss_lat, [(opt_g, self.initializer_optim), (opt_m, mapping)])
+        with frozen(self.descriptor, self.style_encoder):
+            loss_ref, logs_ref = self.generator_pass(cond, "reference")
+            self._update(loss_ref, [(opt_g, self.initializer_optim)])
+        cond["logs"] = {"train/d_loss_ref": loss_d_ref.detach(),
+                        **{f"train/{k}_latent": v for k, v in logs_lat.items()},
+                        **{f"train/{k}_ref": v for k, v in logs_ref.items()}}
+
+    def step_optimizers(self, loss: Tensor) -> None:
+        """The base's update (one backward, every optimiser), or in the alternating adversarial
+        baseline :meth:`alternating_updates` and the LR schedulers; then the EMA (``ema_beta``)."""
+        cond, self._pending = self._pending, None
+        if cond is None:
+            super().step_optimizers(loss)
+        else:
+            self.alternating_updates(loss, cond)
+            schedulers = self.lr_schedulers()
+            for sch in [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]:
+                sch.step()
+        self.update_ema()
 
     def training_logs(self, x: Tensor, x_init: Tensor, x_revised: Tensor, cond: Any) -> dict[str, Tensor]:
         return {**cond["logs"], "train/resolution": torch.tensor(float(x.shape[-1]))}
