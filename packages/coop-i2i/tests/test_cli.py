@@ -1,5 +1,5 @@
 """The console script: fit / test / predict on the tiny config (three PNG grids), every shipped
-config for one step (paper: shrunk nets on AFHQ's sample images at 32x32 with its 3 stages),
+config for one step (paper, adversarial-paper: shrunk nets on AFHQ's sample images at 32x32),
 one-line errors for bad values."""
 
 import pytest
@@ -41,6 +41,9 @@ def test_mismatched_image_size_ends_in_one_error_line(tmp_path, capsys):
 PAPER = ["--model.image_size", "32", "--data.image_size", "32", "--model.stages", "[8, 16, 32]",
          "--model.stage_steps", "[1, 1]", "--model.bottleneck", "4", "--model.dim_base", "4", "--model.max_dim", "8",
          "--model.mapping_hidden", "8", "--model.revision.n_steps", "2", "--data.batch_size", "4"]
+ADV_PAPER = ["--model.image_size", "32", "--data.image_size", "32", "--model.bottleneck", "4", "--model.dim_base", "4",
+             "--model.max_dim", "8", "--model.mapping_hidden", "8", "--model.revision.n_steps", "2",
+             "--data.batch_size", "4"]
 DEMO = ["--data.n_train", "64", "--data.n_val", "8", "--data.n_test", "8", "--data.batch_size", "8",
         "--model.revision.n_steps", "2"]
 
@@ -51,7 +54,7 @@ class TestCoopI2ICLIContract(CLIContract):
     """Bad values, typos and bad checkpoints end in one line, exit 2 (the core's CLI contract)."""
 
     main = staticmethod(main)
-    config_overrides = {"paper": PAPER, "demo": DEMO}
+    config_overrides = {"paper": PAPER, "demo": DEMO, "adversarial-paper": ADV_PAPER}
     bad_args = (
         (["--model.revision.n_steps", "0"], "model.revision.n_steps=0 is not allowed"),
         (["--model.revision.noise_scale", "-0.1"], "model.revision.noise_scale=-0.1 is not allowed"),

@@ -198,3 +198,25 @@ def test_translator_skips():
     with pytest.raises(ValueError, match="skip='x' is not allowed"):
         Translator(3, 16, 4, 4, 8, bottleneck=4, skip="x")
     assert _module(translator_skip="hpf").translator.skip == "hpf"
+
+
+def test_langevin_noise_off_is_coopnets_noiseless_revision():
+    """``langevin_noise: false`` (CoopNets' code: the noise drawn, never added) revises
+    deterministically, equal to the same schedule with noise_scale 0; with the noise on, two
+    generators give two revisions."""
+    torch.manual_seed(0)
+    rev = {"n_steps": 3, "step_size": 0.2, "noise_scale": 0.5}
+    off = _module(ref_sigma=None, langevin_noise=False, revision=rev)
+    on = _module(ref_sigma=None, revision=rev)
+    zero = _module(ref_sigma=None, revision={**rev, "noise_scale": 0.0})
+    on.load_state_dict(off.state_dict())
+    zero.load_state_dict(off.state_dict())
+    assert off.revision_schedule.noise_scale == 0.0 and off.hparams.revision["noise_scale"] == 0.5
+    x, cond = torch.randn(4, 3, 8, 8), {"target": torch.tensor([0, 1, 2, 0])}
+    a = off.revise(x, cond, generator=torch.Generator().manual_seed(1))
+    b = off.revise(x, cond, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, zero.revise(x, cond, generator=torch.Generator().manual_seed(3)))
+    assert not torch.allclose(on.revise(x, cond, generator=torch.Generator().manual_seed(1)),
+                              on.revise(x, cond, generator=torch.Generator().manual_seed(2)))
+    assert not torch.allclose(a, x)  # it still descends the energy
