@@ -305,6 +305,21 @@ def summarize() -> None:
             a_, b_ = f"ltm-t{t}-nz4-acc-i{it}", f"ltm-t{t}-nz4-frozen-i{it}"
             if a_ in groups and b_ in groups:
                 paired[f"{a_} vs {b_}: prefix loss"] = _paired(groups, a_, b_)
+    # convergence: a run of twice the length (its cosine decays to 4,000) against the same setting at
+    # 2,000, paired by seed on each model's honest loss (negative: the longer run is still improving)
+    converged = {}
+    for g, rs in groups.items():
+        if rs_iters(rs) == 4000 and all(r["complete"] for r in rs):
+            short = groups.get(g.replace("-i4000", "-i2000"), [])
+            a = {r["seed"]: _score(r) for r in rs}
+            b = {r["seed"]: _score(r) for r in short if r["complete"]}
+            seeds = sorted(a.keys() & b.keys())
+            if seeds:
+                row = {"seeds": seeds, "i4000": [a[s] for s in seeds], "i2000": [b[s] for s in seeds],
+                       "diffs": [a[s] - b[s] for s in seeds]}
+                if len(seeds) >= 2:
+                    row.update(paired_comparison(row["i4000"], row["i2000"]))
+                converged[f"{g} vs {g.replace('-i4000', '-i2000')}"] = row
     # equal wall-clock: each LTM run's prefix loss at the training time it used, vs its GPT partner's
     # prefix loss at the same training time (curve windows, interpolated)
     wall = {}
@@ -398,11 +413,12 @@ def summarize() -> None:
                         "(load_avg). Runs at load 20-28 (the first session's) have wall-clock inflated 5-10x; runs at "
                         "load ~8 held one core at raised scheduler priority. Passes are exact whatever the load.",
            "load_avg": {r["tag"]: r.get("load_avg") for r in runs},
-           "table": table, "paired": paired, "equal_wall_clock": wall, "equal_passes": compute, "targets": targets,
+           "table": table, "paired": paired, "twice_the_length": converged, "equal_wall_clock": wall, "equal_passes": compute, "targets": targets,
            "samples": {r["tag"]: r.get("samples") for r in runs}}
     print(write_json("shakespeare", out))
     plot(groups)
     print(json.dumps({"table": {g: (e["iters_done"], e["mean"]) for g, e in table.items()}, "paired": paired,
+                      "twice_the_length": converged,
                       "targets": targets}, indent=1))
 
 
