@@ -206,9 +206,14 @@ def main() -> None:
     path.write_text(json.dumps(payload, indent=1) + "\n")
     # grid: rows = 8 sources; cols = source, reference, oracle, coop(ref), coop 5 latent | next arm's same 6
     # | descriptor-only
-    big = torch.cat([grids["coop"], *[grids[k][:, 3:] for k in arms if k != "coop"],
-                     grids["descriptor_only"][:, None]], 1)
-    save_image_grid(big.flatten(0, 1), RESULTS / f"{a.tag}-{machine()}.png", nrow=big.shape[1])
+    # (arms kept by --resume from an earlier invocation have no grid here: the first trained arm
+    # then brings the source / reference / oracle columns)
+    trained = [k for k in arms if k in grids]
+    if trained:
+        parts = [grids[trained[0]], *[grids[k][:, 3:] for k in trained[1:]]]
+        parts += [grids["descriptor_only"][:, None]] if "descriptor_only" in grids else []
+        big = torch.cat(parts, 1)
+        save_image_grid(big.flatten(0, 1), RESULTS / f"{a.tag}-{machine()}.png", nrow=big.shape[1])
     print(json.dumps(targets, indent=1))
     print("wrote", path)
 
