@@ -1,11 +1,10 @@
-"""Pieces the benchmarks share: the d3rlpy baselines (CQL, IQL) with their settings, the merge of
+"""Pieces the benchmarks share: the d3rlpy baselines (CQL, IQL; settings: ``offline.baseline_settings``), the merge of
 new methods into a result file, and the per-method bar plot (the benchmarks import this module
 from their own folder: run them as ``python packages/lpt-rl/benchmarks/bench_*.py``)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Sequence
@@ -17,32 +16,13 @@ D3RLPY_METHODS = ("cql", "iql")
 D3RLPY_STEPS = int(os.environ.get("LPT_RL_D3RLPY_STEPS", "1000"))  # gradient steps (recorded in the JSON)
 
 
-def d3rlpy_kwargs(env: str, method: str) -> dict:
-    """``OfflineRLBaseline`` arguments for a benchmark: d3rlpy's defaults except MLPs of (64, 64)
-    (the data are small), batch 64, and
-    - CQL: CQL's Gym-MuJoCo setting, a fixed conservative weight alpha = 5 (no Lagrangian:
-      ``alpha_learning_rate=0``); on Connect Four ``DiscreteCQL`` (alpha 1, lr 3e-4, target
-      copied every 100 steps: d3rlpy's 6.25e-5 / 8000 are Atari's, for millions of steps);
-    - IQL: d3rlpy's defaults (expectile 0.7, temperature 3, IQL's MuJoCo setting); continuous
-      only, so on Connect Four it acts on the ``2 onehot - 1`` encoding the sequence models use.
-    """
-    kw = dict(env=env, batch_size=64, hidden=(64, 64))
-    if method == "cql" and env == "connect4":
-        return kw | dict(algo="discrete_cql", target_update_interval=100, config=dict(learning_rate=3e-4, alpha=1.0))
-    if method == "cql":
-        return kw | dict(algo="cql", config=dict(conservative_weight=5.0, alpha_learning_rate=0.0))
-    return kw | dict(algo="iql")
-
-
 def fit_d3rlpy(env: str, method: str, episodes: list, seed: int, n_steps: int = D3RLPY_STEPS):
     """A fitted ``OfflineRLBaseline`` (d3rlpy's log lines silenced) and its fit wall time."""
-    import structlog
+    from latent_ebm.lpt_rl.offline import OfflineRLBaseline, baseline_settings, quiet_d3rlpy
 
-    from latent_ebm.lpt_rl.offline import OfflineRLBaseline
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    quiet_d3rlpy()
     t = time.time()
-    model = OfflineRLBaseline(**d3rlpy_kwargs(env, method), n_steps=n_steps, seed=seed).fit(episodes)
+    model = OfflineRLBaseline(**baseline_settings(env, method), n_steps=n_steps, seed=seed).fit(episodes)
     return model, time.time() - t
 
 

@@ -19,6 +19,35 @@ def test_cli_fit_test_predict_tiny(tmp_path, capsys):
     assert "predict finished" in capsys.readouterr().err
 
 
+def test_the_baselines_run_through_the_same_cli(tmp_path, capsys):
+    """Decision Transformer with step rewards from the tiny config by class_path alone: the LPT-only
+    arguments are dropped, the shared ones (env, sizes) kept, and its test logs rollouts."""
+    root = ["--trainer.default_root_dir", str(tmp_path)]
+    dt = ["--model", "latent_ebm.lpt_rl.SequenceBCModule", "--model.condition", "rtg"]
+    cli = main(["fit", "--config", "tiny", *root, *dt])
+    assert type(cli.model).__name__ == "SequenceBCModule" and cli.model.hparams.condition == "rtg"
+    assert cli.model.hparams.d_model == 8  # from the config
+    main(["test", "--config", "tiny", *root, *dt, "--ckpt_path", "last"])
+    assert "test/score" in capsys.readouterr().out
+
+
+def test_offline_subcommand_fits_and_rolls_out_d3rlpy(tmp_path, capsys):
+    import json
+
+    import pytest
+
+    pytest.importorskip("d3rlpy")
+    res = main(["offline", "--config", "tiny", "--algo", "iql", "--n_steps", "20", "--episodes", "3",
+                "--out", str(tmp_path / "iql")])
+    saved = json.loads((tmp_path / "iql" / "results.json").read_text())
+    assert saved == res and res["algo"] == "iql" and res["train_episodes"] == 29 and len(res["returns"]) == 3
+    assert set(res["returns"]) <= {0.0, 1.0}  # the chain MDP's two returns
+    assert (tmp_path / "iql" / "model.d3").stat().st_size > 0
+    assert_usage_error(main, ["offline", "--config", "tiny", "--algo", "sac"], "algo='sac' is not allowed", capsys)
+    assert_usage_error(main, ["offline", "--config", "tiny", "--n_step", "3"], "unrecognized arguments: --n_step", capsys)
+    assert_usage_error(main, ["offline", "--config", "nope"], "expected a path or one of", capsys)
+
+
 def test_a_dataset_of_the_wrong_size_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, observations=np.zeros((8, 5), np.float32), actions=np.zeros((8, 1), np.float32),

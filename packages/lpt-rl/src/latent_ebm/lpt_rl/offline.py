@@ -4,7 +4,7 @@
 The episodes every other method trains on (:meth:`LPTRLDataModule.setup`'s training split) are
 converted to a d3rlpy ``MDPDataset`` (:func:`to_mdp_dataset`) and one of d3rlpy's algorithms is
 fitted on it offline with its own training loop (d3rlpy owns its loop: these are not Lightning
-modules and have no CLI entry; the benchmarks call them directly):
+modules; ``latent-ebm-lpt-rl offline`` (:mod:`.offline_cli`) and the benchmarks run them):
 
 - ``cql``: Conservative Q-Learning (Kumar et al., NeurIPS 2020), d3rlpy ``CQL`` (SAC actor, twin
   critics, the conservative penalty alpha (logsumexp_a Q - Q(s, a_data)) with a Lagrangian alpha);
@@ -34,7 +34,7 @@ from latent_ebm.core.checks import check_choice, check_int, not_allowed
 
 from .envs import env_spec, rollout
 
-__all__ = ["ALGOS", "OfflineRLBaseline", "to_mdp_dataset"]
+__all__ = ["ALGOS", "OfflineRLBaseline", "baseline_settings", "quiet_d3rlpy", "to_mdp_dataset"]
 
 ALGOS = ("cql", "iql", "discrete_cql")
 
@@ -45,6 +45,35 @@ def _d3rlpy():
     except ImportError as err:  # pragma: no cover - the extra is missing
         raise not_allowed("algo", "d3rlpy", "it is not installed: pip install 'latent-ebm-lpt-rl[baselines]'") from err
     return d3rlpy
+
+
+def quiet_d3rlpy() -> None:
+    """Silence d3rlpy's per-step info lines (structlog below WARNING)."""
+    import logging
+
+    import structlog
+
+    _d3rlpy()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def baseline_settings(env: str, method: str) -> dict:
+    """:class:`OfflineRLBaseline` arguments the CLI and the benchmarks use for ``method`` (``cql`` or
+    ``iql``) on ``env``: d3rlpy's defaults except MLPs of (64, 64) (the data are small), batch 64, and
+
+    - CQL: CQL's Gym-MuJoCo setting, a fixed conservative weight alpha = 5 (no Lagrangian:
+      ``alpha_learning_rate=0``); on Connect Four ``DiscreteCQL`` (alpha 1, lr 3e-4, target
+      copied every 100 steps: d3rlpy's 6.25e-5 / 8000 are Atari's, for millions of steps);
+    - IQL: d3rlpy's defaults (expectile 0.7, temperature 3, IQL's MuJoCo setting); continuous
+      only, so on Connect Four it acts on the ``2 onehot - 1`` encoding the sequence models use.
+    """
+    check_choice("method", method, ("cql", "iql"))
+    kw = dict(env=env, batch_size=64, hidden=(64, 64))
+    if method == "cql" and env == "connect4":
+        return kw | dict(algo="discrete_cql", target_update_interval=100, config=dict(learning_rate=3e-4, alpha=1.0))
+    if method == "cql":
+        return kw | dict(algo="cql", config=dict(conservative_weight=5.0, alpha_learning_rate=0.0))
+    return kw | dict(algo="iql")
 
 
 def to_mdp_dataset(episodes: Sequence[dict[str, np.ndarray]], env: str, *, discrete: bool = False):
