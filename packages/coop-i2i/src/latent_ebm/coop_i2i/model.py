@@ -360,7 +360,8 @@ class CoopI2IModule(CooperativeModule):
     def translate(self, x: Tensor, target: Tensor, *, z: Tensor | None = None, ref: Tensor | None = None,
                   refine: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """G(x, s) at the current resolution, s from ``z`` (M) or ``ref`` (E); ``refine``: then
-        the Langevin revision under the target heads (test-time refinement)."""
+        the Langevin revision under the target heads (test-time refinement). In eval mode with
+        ``ema_beta`` set, G, E and M are their moving averages (:meth:`generator_nets`)."""
         target = self.check_domains(target)
         out = self.generator_nets()[0](self.at_resolution(x), self.style(target, z=z, ref=ref))
         if refine:
