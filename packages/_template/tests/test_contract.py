@@ -33,6 +33,9 @@ class TestTemplateContract(ModuleContract):
         dm.setup("fit")
         return dm.train_set
 
+    def make_datamodule(self):
+        return TemplateDataModule(n_train=N, batch_size=self.batch_size)
+
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == self.resume_epochs * N // self.batch_size
         assert state["extra"]["posterior_chains"]["seen"].all()

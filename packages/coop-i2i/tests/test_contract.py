@@ -34,5 +34,8 @@ class TestCoopI2IContract(ModuleContract):
         dm.setup("fit")
         return dm.train_set
 
+    def make_datamodule(self):
+        return CoopI2IDataModule("shapes", image_size=8, n_train=N, batch_size=self.batch_size)
+
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == self.resume_epochs * N // self.batch_size

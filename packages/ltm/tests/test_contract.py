@@ -56,6 +56,9 @@ class TestLTMContract(ModuleContract):
     def make_dataset(self):
         return _blocks()
 
+    def make_datamodule(self):
+        return LTMDataModule(seq_len=16, batch_size=BATCH, n_train_docs=N, n_val_docs=4, prompt_len=4)
+
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == STEPS
         adam = next(iter(state["optimizers"][0]["state"].values()))
@@ -101,3 +104,4 @@ def test_resume_check_sees_a_lost_generator(tmp_path):
     with pytest.raises(AssertionError, match="differ"):
         check_resume(functools.partial(_Forgetful, **TINY_LTM), lambda: DataLoader(_blocks(), batch_size=BATCH),
                      tmp_path, epochs=EPOCHS, interrupt_after=1)
+

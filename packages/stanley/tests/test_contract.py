@@ -42,6 +42,9 @@ class TestStanleyContract(ModuleContract):
         dm.setup("fit")
         return dm.train_set
 
+    def make_datamodule(self):
+        return StanleyDataModule("rings", n_train=N, batch_size=self.batch_size)
+
     def check_resumed_state(self, state):
         assert state["extra"]["iterations"] == self.resume_epochs * N // self.batch_size
 

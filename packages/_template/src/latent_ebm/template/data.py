@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_int, check_real
+from latent_ebm.core.data import epoch_loader
 
 __all__ = ["TemplateDataModule", "ring_mixture"]
 
@@ -62,8 +63,8 @@ class TemplateDataModule(L.LightningDataModule):
                                                        self._split(h.n_test, 2))
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
-                          generator=torch.Generator().manual_seed(self.hparams.seed))
+        # (seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+        return epoch_loader(self.train_set, self.hparams.batch_size, seed=self.hparams.seed, trainer=self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

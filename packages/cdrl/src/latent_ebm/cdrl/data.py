@@ -223,10 +223,12 @@ class CDRLDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
-        sampler = EpochShuffle(len(self.train_set), h.seed)
+        # as the core's epoch_loader (exact mid-epoch resume, no global-RNG draw per epoch), with the
+        # flips' collate reading the epoch from the sampler
+        sampler = EpochShuffle(len(self.train_set), h.seed).resume_from(self.trainer, h.batch_size)
         collate = _EpochFlip(sampler, h.seed) if h.random_flip else None
         return DataLoader(self.train_set, batch_size=h.batch_size, sampler=sampler, drop_last=True,
-                          num_workers=h.num_workers, collate_fn=collate)
+                          num_workers=h.num_workers, collate_fn=collate, generator=torch.Generator().manual_seed(h.seed))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=max(self.hparams.batch_size, 256))

@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, require
-from latent_ebm.core.data import get_file, get_spec
+from latent_ebm.core.data import epoch_loader, get_file, get_spec
 
 __all__ = ["AFHQ_DOMAINS", "DATASETS", "DOMAINS", "CoopI2IDataModule", "hsv_to_rgb", "load_afhq", "load_digits",
            "render", "shape_masks"]
@@ -238,9 +238,10 @@ class CoopI2IDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset | None, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
         h = self.hparams
-        gen = torch.Generator().manual_seed(h.seed) if shuffle else None
-        return DataLoader(ds, batch_size=h.batch_size, shuffle=shuffle, generator=gen, num_workers=h.num_workers,
-                          drop_last=drop_last)
+        if shuffle:  # (seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+            return epoch_loader(ds, h.batch_size, seed=h.seed, trainer=self.trainer, num_workers=h.num_workers,
+                                drop_last=drop_last)
+        return DataLoader(ds, batch_size=h.batch_size, num_workers=h.num_workers, drop_last=drop_last)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed
+from latent_ebm.core.data import epoch_loader
 
 from .tasks import TASKS, OfflineTask, make_task
 
@@ -83,8 +84,8 @@ class LEODataModule(L.LightningDataModule):
         self.val_set = TaskDataset(x[val], ys[val]) if n_val else TaskDataset(x[train[:1]], ys[train[:1]])
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=False,
-                          generator=torch.Generator().manual_seed(self.hparams.seed))
+        # (seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+        return epoch_loader(self.train_set, self.hparams.batch_size, seed=self.hparams.seed, trainer=self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1024)

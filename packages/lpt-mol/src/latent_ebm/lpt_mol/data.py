@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, not_allowed, require
+from latent_ebm.core.data import epoch_loader
 
 from .oracles import ORACLES, canonical
 
@@ -292,7 +293,8 @@ class LPTMolDataModule(L.LightningDataModule):
         return TokenDataset(torch.tensor(rows), torch.tensor(ys, dtype=torch.float32))
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=False)
+        # (split_seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+        return epoch_loader(self.train_set, self.hparams.batch_size, seed=self.hparams.split_seed, trainer=self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

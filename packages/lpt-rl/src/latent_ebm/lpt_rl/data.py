@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_int, check_real, not_allowed
-from latent_ebm.core.data import artifact_dir
+from latent_ebm.core.data import artifact_dir, epoch_loader
 
 from .connect4 import connect4_dataset
 from .envs import ChainMDP, env_spec, make_env, pendulum_controller
@@ -254,8 +254,8 @@ class LPTRLDataModule(L.LightningDataModule):
         self.train_episodes = [episodes[i] for i in perm[n_val:]]
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
-                          generator=torch.Generator().manual_seed(self.hparams.seed))
+        # (seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+        return epoch_loader(self.train_set, self.hparams.batch_size, seed=self.hparams.seed, trainer=self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

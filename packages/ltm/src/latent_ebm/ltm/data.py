@@ -36,7 +36,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, require
-from latent_ebm.core.data import EpochShuffle
+from latent_ebm.core.data import EpochShuffle, epoch_loader
 from latent_ebm.core.lightning import apply_global_batch
 
 from .corpus import LatentTopicCorpus, read_text_documents
@@ -360,9 +360,11 @@ class LTMDataModule(L.LightningDataModule):
         if split not in self.splits:
             self.setup()
         ds = self.splits[split]
-        sampler = EpochShuffle(len(ds), self.hparams.corpus_seed) if shuffle else None
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=shuffle,
-                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
+        workers = dict(num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
+        if shuffle:  # resumes exactly, in mid-epoch too (the core's epoch_loader)
+            return epoch_loader(ds, batch_size, seed=self.hparams.corpus_seed, trainer=self._trainer_or_none(),
+                                drop_last=True, **workers)
+        return DataLoader(ds, batch_size=batch_size, **workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.hparams.batch_size, True)

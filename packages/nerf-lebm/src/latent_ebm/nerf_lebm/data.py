@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, check_real
-from latent_ebm.core.data import EpochShuffle, get_file
+from latent_ebm.core.data import epoch_loader, get_file
 
 from .scenes import make_scenes
 
@@ -116,9 +116,9 @@ class NeRFLEBMDataModule(L.LightningDataModule):
         self.test_set = _Views(**self._objects(h.n_test, 2, 1 + h.held_out_views))
 
     def train_dataloader(self) -> DataLoader:
-        # (seed, epoch)-keyed order: a resumed run sees the order of an uninterrupted one
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size,
-                          sampler=EpochShuffle(len(self.train_set), self.hparams.seed))
+        # (seed, epoch)-keyed order, skipping what a mid-epoch checkpoint already trained on: a
+        # resumed run sees the order of an uninterrupted one
+        return epoch_loader(self.train_set, self.hparams.batch_size, seed=self.hparams.seed, trainer=self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

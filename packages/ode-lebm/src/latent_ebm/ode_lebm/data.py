@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from latent_ebm.core.checks import check_choice, check_int, check_real, require
-from latent_ebm.core.data import EpochShuffle
+from latent_ebm.core.data import epoch_loader
 from latent_ebm.ode_lebm.hopper import hopper_sequences
 from latent_ebm.ode_lebm.systems import Sequences, damped_oscillators, lotka_volterra, sinusoids
 from latent_ebm.ode_lebm.video import bouncing_balls, rotating_images
@@ -227,9 +227,10 @@ class ODELEBMDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         ds = self.split_cache(name)
-        sampler = EpochShuffle(len(ds), self.hparams.seed) if shuffle else None
-        return DataLoader(ds, batch_size=self.hparams.batch_size, sampler=sampler,
-                          num_workers=self.hparams.num_workers)
+        h = self.hparams
+        if shuffle:  # resumes exactly, in mid-epoch too (the core's epoch_loader)
+            return epoch_loader(ds, h.batch_size, seed=h.seed, trainer=self.trainer, num_workers=h.num_workers)
+        return DataLoader(ds, batch_size=h.batch_size, num_workers=h.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

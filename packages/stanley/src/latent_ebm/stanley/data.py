@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from latent_ebm.core.checks import check_choice, check_int, require
-from latent_ebm.core.data import get_file, load_cifar10, load_idx_images
+from latent_ebm.core.data import epoch_loader, get_file, load_cifar10, load_idx_images
 
 __all__ = ["BOX", "TOYS", "StanleyDataModule", "Toy", "synthetic_images"]
 
@@ -169,8 +169,9 @@ class StanleyDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset | None, shuffle: bool = False) -> DataLoader:
         h = self.hparams
-        gen = torch.Generator().manual_seed(h.seed) if shuffle else None
-        return DataLoader(ds, batch_size=h.batch_size, shuffle=shuffle, generator=gen, num_workers=h.num_workers)
+        if shuffle:  # (seed, epoch)-keyed order that resumes exactly, in mid-epoch too (the core's epoch_loader)
+            return epoch_loader(ds, h.batch_size, seed=h.seed, trainer=self.trainer, num_workers=h.num_workers)
+        return DataLoader(ds, batch_size=h.batch_size, num_workers=h.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

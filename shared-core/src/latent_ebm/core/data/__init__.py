@@ -16,7 +16,7 @@ from ._cache import (
     is_available,
     verify_dataset,
 )
-from ._sampler import EpochShuffle
+from ._sampler import EpochShuffle, batches_done_in_epoch, epoch_loader
 from ._spec import DatasetSpec, RemoteFile, archive_member, get_spec, register, registry
 from ._verify import ChecksumError, DatasetUnavailableError
 from .images import IDX_DATASETS, load_cifar10, load_idx_images
@@ -31,8 +31,10 @@ __all__ = [
     "RemoteFile",
     "archive_member",
     "artifact_dir",
+    "batches_done_in_epoch",
     "cache_path",
     "data_dir",
+    "epoch_loader",
     "get_file",
     "get_spec",
     "is_available",

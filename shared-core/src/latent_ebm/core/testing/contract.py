@@ -42,6 +42,7 @@ __all__ = [
     "assert_states_equal",
     "check_ddp",
     "ddp_test_strategy",
+    "check_mid_epoch_resume",
     "check_reload",
     "check_resume",
     "module_state",
@@ -177,6 +178,40 @@ def check_resume(
     return full
 
 
+def check_mid_epoch_resume(
+    make_module: Callable[[], L.LightningModule],
+    make_datamodule: Callable[[], L.LightningDataModule],
+    tmp_path: Path | str,
+    *,
+    steps: int,
+    at: int,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit ``steps`` steps with a checkpoint written at step ``at`` (inside an epoch), then resume
+    a fresh module and data module from it to ``steps``; assert both end in the same state
+    (bitwise, torch's global RNG included). Exercises the data module's own training loader, which
+    must skip what the checkpoint trained on (the core's ``epoch_loader``). Returns that state."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    tmp = Path(tmp_path)
+    kw = {"limit_val_batches": 0, **dict(trainer_kwargs or {})}
+
+    def fit(tag: str, ckpt: str | None, callbacks: list[Callback]) -> dict[str, Any]:
+        L.seed_everything(1234, verbose=False)
+        module = make_module()
+        trainer = tiny_trainer(tmp / tag, max_steps=steps, enable_checkpointing=bool(callbacks), callbacks=callbacks,
+                               **kw)
+        trainer.fit(module, datamodule=make_datamodule(), ckpt_path=ckpt)
+        return module_state(module, trainer)
+
+    every = ModelCheckpoint(dirpath=tmp, filename="mid-epoch", every_n_train_steps=at, save_top_k=1, monitor=None,
+                            save_on_train_epoch_end=False)
+    full = fit("full", None, [every])
+    resumed = fit("resumed", str(tmp / "mid-epoch.ckpt"), [])
+    assert_states_equal(full, resumed)
+    return full
+
+
 def check_reload(
     make_module: Callable[[], L.LightningModule],
     make_loader: Callable[[], DataLoader],
@@ -258,6 +293,8 @@ class ModuleContract:
 
     - resume: interrupted after one epoch and resumed from its checkpoint, a run ends bitwise
       where the uninterrupted run ends (parameters, optimisers, sampler RNG, chains, counters);
+      with ``make_datamodule()`` given, also from a checkpoint written inside an epoch, through
+      the data module's own loader (:func:`check_mid_epoch_resume`);
     - checkpoint: ``load_from_checkpoint(..., weights_only=True)`` rebuilds the same module
       (so ``save_hyperparameters`` holds every constructor argument, as plain data);
     - DDP (marked ``ddp``): 2 gloo processes equal one process on the same global batch, with the
@@ -285,6 +322,11 @@ class ModuleContract:
     def make_ddp_module(self) -> L.LightningModule:
         return self.make_module()
 
+    def make_datamodule(self) -> L.LightningDataModule | None:
+        """The package's data module at a tiny size (2-4 training batches an epoch) for the
+        mid-epoch resume test; None (default) skips that test."""
+        return None
+
     def _loader(self) -> DataLoader:
         return DataLoader(self.make_dataset(), batch_size=self.batch_size)
 
@@ -297,6 +339,16 @@ class ModuleContract:
     def test_resume_is_exact(self, tmp_path: Path) -> None:
         state = check_resume(self.make_module, self._loader, tmp_path, epochs=self.resume_epochs, interrupt_after=1)
         self.check_resumed_state(state)
+
+    def test_mid_epoch_resume_through_the_data_module(self, tmp_path: Path) -> None:
+        dm = self.make_datamodule()
+        if dm is None:
+            pytest.skip("this package gives no make_datamodule")
+        dm.setup("fit")
+        n = len(dm.train_dataloader())
+        assert n >= 2, f"make_datamodule gives {n} training batch(es) an epoch; the test needs >= 2"
+        # the checkpoint one batch into the second epoch; the run ends one batch into the third
+        check_mid_epoch_resume(self.make_module, self.make_datamodule, tmp_path, steps=2 * n + 1, at=n + 1)
 
     def test_checkpoint_reloads_the_same_module(self, tmp_path: Path) -> None:
         check_reload(self.make_module, self._loader, tmp_path)
