@@ -152,6 +152,26 @@ def test_training_step_uses_every_switch_and_one_backward(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, off.translator.parameters()))
 
 
+@pytest.mark.parametrize("ds_detach", [True, False])
+def test_ds_detach_stops_the_gradient_through_the_second_translation(ds_detach):
+    """The diversity term alone, on a fixed first image: with ``ds_detach`` (StarGAN v2) the
+    translator gets no gradient from it; without, G(x, s2) is pushed away and the translator does."""
+    torch.manual_seed(0)
+    m = _module(lambda_sty=0.0, lambda_cyc=0.0, ds_detach=ds_detach)
+    n = 4
+    cond = {"source": torch.randn(n, 3, 8, 8), "target": torch.tensor([0, 1, 2, 1]), "z2": torch.randn(n, 4),
+            "y": torch.tensor([1, 0, 0, 2]), "style": torch.randn(n, 4)}
+    fixed = torch.randn(n, 3, 8, 8, requires_grad=True)  # stands for G(x, s1); its own path is not under test
+    loss, logs = m.extra_losses(fixed, cond, detach_ds=m.hparams.ds_detach)
+    loss.backward()
+    assert "train/ds_loss" in logs and fixed.grad.abs().sum() > 0
+    grads = [p.grad for p in m.translator.parameters()]
+    if ds_detach:
+        assert all(g is None or not g.any() for g in grads)
+    else:
+        assert any(g is not None and g.any() for g in grads)
+
+
 def test_fit_separates_real_from_revised(tmp_path):
     """A short fit on rendered shapes: the descriptor scores real images of each domain above the
     revised translations into it (positive gap f(real) - f(revised) under the right head)."""

@@ -141,6 +141,10 @@ class CoopI2IModule(CooperativeModule):
         lambda_sty: style reconstruction |E(G(x, s))[y'] - s|_1 (StarGAN v2; 0 switches it off).
         lambda_ds, ds_decay_steps: diversity sensitivity -|G(x, s1) - G(x, s2)|_1, its weight
             decayed linearly to 0 over ``ds_decay_steps`` iterations (None: constant).
+        ds_detach: True stops the gradient through the second translation G(x, s2), as StarGAN
+            v2's ``compute_g_loss`` does (the ``paper`` config; [UNK] for the cooperative paper);
+            False (default, what the CPU benchmarks ran) pushes both translations apart. The
+            alternating adversarial baseline always detaches, as the official solver does.
         lambda_cyc: cycle consistency |G(G(x, s), E(x)[y]) - x|_1.
         mapping_lr_scale: the style generator's lr relative to ``initializer_optim`` (StarGAN
             v2: 1e-6 / 1e-4 = 0.01).
@@ -193,6 +197,7 @@ class CoopI2IModule(CooperativeModule):
         lambda_sty: float = 1.0,
         lambda_ds: float = 1.0,
         ds_decay_steps: int | None = None,
+        ds_detach: bool = False,
         lambda_cyc: float = 1.0,
         mapping_lr_scale: float = 1.0,
         stages: list[int] | None = None,
@@ -460,7 +465,7 @@ class CoopI2IModule(CooperativeModule):
         if self.hparams.objective == "adversarial":
             return self.generator_loss(x_init, cond)
         teach = super().initializer_loss(x_init, x_revised, cond)
-        loss, logs = self.extra_losses(x_init, cond)
+        loss, logs = self.extra_losses(x_init, cond, detach_ds=self.hparams.ds_detach)
         cond["logs"] = {"train/teach_loss": teach.detach(), **logs}
         return loss + (teach if self.hparams.mcmc_teaching else 0.0 * teach)
 
@@ -469,7 +474,7 @@ class CoopI2IModule(CooperativeModule):
         """lambda_sty |E(x_hat)[y'] - s|_1 - w_ds |x_hat - G(x, s2)|_1 + lambda_cyc |G(x_hat, E(x)[y]) - x|_1
         (StarGAN v2's ``compute_g_loss`` terms, each skipped at weight 0), and their logs. s2 is
         ``style2`` or M(z2)[y']; ``detach_ds`` stops the gradient through G(x, s2) (StarGAN v2 does;
-        the cooperative path does not)."""
+        the other paths follow ``ds_detach``)."""
         h = self.hparams
         logs: dict[str, Tensor] = {}
         loss = x_init.new_zeros(())
@@ -524,7 +529,7 @@ class CoopI2IModule(CooperativeModule):
         frozen = {k: v.detach() for k, v in self.descriptor.named_parameters()}
         logits = torch.func.functional_call(self.descriptor, frozen, (x_fake,))
         adv = F.softplus(-logits.gather(1, cond["target"].view(-1, 1)).squeeze(1)).mean()
-        extra, logs = self.extra_losses(x_fake, cond)
+        extra, logs = self.extra_losses(x_fake, cond, detach_ds=self.hparams.ds_detach)
         cond["logs"] = {"train/g_adv": adv.detach(), **logs}
         return adv + extra
 
