@@ -1,6 +1,6 @@
 """The prepared GPU check: one call on a lent GPU, each step with its own time limit.
 
-    python3 scripts/gpu_check.py --out DIR [--budget 480] [--jobs lpt-train,ode-lebm-seeds,cdrl-fashion]
+    python3 scripts/gpu_check.py --out DIR [--budget 480] [--jobs lpt-train,ltm-shakespeare,ode-lebm-seeds,cdrl-fashion]
     python3 scripts/gpu_check.py --out DIR --dry-run     # every step on the CPU at toy sizes (CI)
 
 Steps, in order (the seconds are the GPU limits; a step past its limit is stopped and recorded):
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -254,7 +255,22 @@ def job_cdrl_fashion(c: Check, seconds: float) -> list[str]:
     return _python("packages/cdrl/benchmarks/bench_fashion.py", "--iters", iters, "--name", "fashion-gpu")
 
 
-JOBS = {"lpt-train": job_lpt_train, "ode-lebm-seeds": job_ode_lebm_seeds, "cdrl-fashion": job_cdrl_fashion}
+def job_ltm_shakespeare(c: Check, seconds: float) -> list[str]:
+    """Issue 28's runs a CPU cannot afford (about 3 h a seed on one core): LTM at T_fast = 16 with
+    4 x 8 latents on char-level Shakespeare to 4,000 iterations, seeds 0-2 as three processes on the
+    one GPU. Each run rewrites its JSON at every curve point, so a run cut short still comes back;
+    copy ``results/shakespeare-runs/*.json`` into ``packages/ltm/benchmarks/results/`` and run
+    ``shakespeare.py --summarize``."""
+    runs = c.work / "results" / "shakespeare-runs"
+    iters, every = ("4", "2") if c.dry else ("4000", "250")
+    one = [sys.executable, "packages/ltm/benchmarks/shakespeare.py", "--model", "ltm", "--inner-steps", "16",
+           "--n-latents", "4", "--latent-dim", "8", "--accumulate-grads", "--iters", iters, "--eval-every", every,
+           "--runs-dir", str(runs)]
+    return ["bash", "-c", " & ".join(shlex.join([*one, "--seed", str(s)]) for s in range(3)) + " & wait"]
+
+
+JOBS = {"lpt-train": job_lpt_train, "ltm-shakespeare": job_ltm_shakespeare, "ode-lebm-seeds": job_ode_lebm_seeds,
+        "cdrl-fashion": job_cdrl_fashion}
 
 
 def jobs(c: Check, order: list[str], per_job: float | None) -> tuple[str, str]:
@@ -292,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="where the results go ($OUT on the device)")
     p.add_argument("--dry-run", action="store_true", help="every step on the CPU at toy sizes (under 2 minutes)")
     p.add_argument("--budget", type=float, default=None, help="total seconds (default 480; dry run 150)")
-    p.add_argument("--jobs", default="lpt-train,ode-lebm-seeds,cdrl-fashion",
+    p.add_argument("--jobs", default="lpt-train,ltm-shakespeare,ode-lebm-seeds,cdrl-fashion",
                    help=f"longer jobs in order, of {sorted(JOBS)} ('' for none)")
     p.add_argument("--steps", default="cuda-tests,bench-kernels,bench-samplers,packages,ltm-throughput,jobs")
     a = p.parse_args(argv)

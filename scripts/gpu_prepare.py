@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CARRY = ROOT / ".gpu-carry"
 WHEELS = ("jsonargparse==4.53.0", "docstring-parser==0.17.0", "typeshed-client==2.8.2", "importlib-resources==6.5.2")
 CHEMISTRY = ("rdkit==2025.9.1", "selfies==2.2.0")  # lpt-mol's tiny config and the lpt-train job (36 MiB)
-DATASETS = {"lpt-train": ("zinc250k",), "ode-lebm-seeds": (), "cdrl-fashion": ("fashion-mnist",)}  # 3 / 0 / 30 MiB
+DATASETS = {"lpt-train": ("zinc250k",), "ltm-shakespeare": ("tinyshakespeare",), "ode-lebm-seeds": (),
+            "cdrl-fashion": ("fashion-mnist",)}  # 3 / 1 / 0 / 30 MiB
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 LIMIT_MB = 56
@@ -66,7 +67,7 @@ def size_mb(path: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--jobs", default="lpt-train,ode-lebm-seeds",
+    p.add_argument("--jobs", default="lpt-train,ltm-shakespeare,ode-lebm-seeds",
                    help="the jobs the next GPU run will reach (their data is copied); as gpu_check.py --jobs")
     p.add_argument("--no-chemistry", action="store_true",
                    help="leave rdkit and selfies out (lpt-mol is then skipped there): room for Fashion-MNIST")
