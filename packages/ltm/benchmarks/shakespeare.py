@@ -26,6 +26,7 @@ iteration, LTM T_fast + 1) are recorded, and a few samples. ``--summarize`` pool
     OMP_NUM_THREADS=1 python packages/ltm/benchmarks/shakespeare.py --model gpt --seed 0
     OMP_NUM_THREADS=1 python packages/ltm/benchmarks/shakespeare.py --model ltm --inner-steps 4 --seed 0
     OMP_NUM_THREADS=1 python packages/ltm/benchmarks/shakespeare.py --model ltm --inner-steps 4 --accumulate-grads --seed 0
+    OMP_NUM_THREADS=1 python packages/ltm/benchmarks/shakespeare.py --model gpt --iters 4000 --seed 0   # 2x length
     python packages/ltm/benchmarks/shakespeare.py --summarize
 """
 
