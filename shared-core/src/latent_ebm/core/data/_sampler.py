@@ -26,6 +26,7 @@ class EpochShuffle(Sampler[int]):
             raise ValueError(f"n={n} is not allowed; it must be >= 0")
         self.n, self.seed, self.epoch = n, seed, 0
         self._skip: tuple[int, int] | None = None  # (epoch, indices already seen in it)
+        self._resume: tuple[str, int] | None = None  # (checkpoint, batch size) read at the first __iter__
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -41,6 +42,13 @@ class EpochShuffle(Sampler[int]):
         """Skip what a fit restored from a mid-epoch checkpoint already trained on:
         :func:`batches_done_in_epoch` x ``batch_size`` indices of the checkpoint's epoch. A no-op
         for a fresh fit, a resume at an epoch boundary, or no trainer."""
+        loop = getattr(trainer, "fit_loop", None)
+        pending = getattr(trainer, "ckpt_path", None)
+        if loop is not None and pending and not loop.restarting:
+            # built before the checkpoint was restored (``estimated_stepping_batches`` asks for the
+            # loader early): read its progress from the file when iteration starts (see __iter__)
+            self._resume = (str(pending), batch_size)
+            return self
         epoch, done = batches_done_in_epoch(trainer)
         return self.skip_seen(epoch, min(done * batch_size, self.n)) if done else self
 
@@ -48,11 +56,30 @@ class EpochShuffle(Sampler[int]):
         return self.n
 
     def __iter__(self):
+        if getattr(self, "_resume", None) is not None:
+            path, batch_size = self._resume
+            self._resume = None
+            epoch, done = _checkpoint_progress(path)
+            if done:
+                self.skip_seen(epoch, min(done * batch_size, self.n))
         gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.n, generator=gen)
         if self._skip is not None and self._skip[0] == self.epoch:
             order = order[self._skip[1] :]
         return iter(order.tolist())
+
+
+def _checkpoint_progress(path: str) -> tuple[int, int]:
+    """``(epoch, batches)`` of :func:`batches_done_in_epoch`, read from a checkpoint file."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        loop = ckpt["loops"]["fit_loop"]
+        epoch = loop["epoch_progress"]["current"]
+        if epoch["completed"] >= epoch["ready"]:
+            return (int(ckpt["epoch"]) + 1, 0)
+        return (int(ckpt["epoch"]), int(loop["epoch_loop.batch_progress"]["current"]["processed"]))
+    except (OSError, KeyError, RuntimeError):  # not a Lightning fit checkpoint: nothing to skip
+        return (0, 0)
 
 
 def batches_done_in_epoch(trainer: Any) -> tuple[int, int]:

@@ -178,36 +178,50 @@ def check_resume(
     return full
 
 
+class _SaveAtBatch(Callback):
+    """``trainer.save_checkpoint(path)`` at the end of training batch ``at`` (1-based, over the
+    whole fit), where ``ModelCheckpoint(every_n_train_steps=...)`` writes one, but counted in
+    batches: a module with several optimisers takes several global steps a batch."""
+
+    def __init__(self, at: int, path: Path) -> None:
+        self.at, self.path = at, path
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.total.processed == self.at:
+            trainer.save_checkpoint(self.path)
+
+
 def check_mid_epoch_resume(
     make_module: Callable[[], L.LightningModule],
     make_datamodule: Callable[[], L.LightningDataModule],
     tmp_path: Path | str,
     *,
-    steps: int,
-    at: int,
+    epochs: int = 3,
+    at_batch: int,
     trainer_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit ``steps`` steps with a checkpoint written at step ``at`` (inside an epoch), then resume
-    a fresh module and data module from it to ``steps``; assert both end in the same state
-    (bitwise, torch's global RNG included). Exercises the data module's own training loader, which
-    must skip what the checkpoint trained on (the core's ``epoch_loader``). Returns that state."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
+    """Fit ``epochs`` epochs with a checkpoint written after training batch ``at_batch`` (which
+    must fall inside an epoch), then resume a fresh module and data module from it to the end;
+    assert both end in the same state (bitwise, torch's global RNG included). Exercises the data
+    module's own training loader, which must skip what the checkpoint trained on (the core's
+    ``epoch_loader``). Returns that state."""
     tmp = Path(tmp_path)
     kw = {"limit_val_batches": 0, **dict(trainer_kwargs or {})}
+    ckpt = tmp / "mid-epoch.ckpt"
 
-    def fit(tag: str, ckpt: str | None, callbacks: list[Callback]) -> dict[str, Any]:
+    def fit(tag: str, resume: bool, callbacks: list[Callback]) -> dict[str, Any]:
         L.seed_everything(1234, verbose=False)
         module = make_module()
-        trainer = tiny_trainer(tmp / tag, max_steps=steps, enable_checkpointing=bool(callbacks), callbacks=callbacks,
-                               **kw)
-        trainer.fit(module, datamodule=make_datamodule(), ckpt_path=ckpt)
+        trainer = tiny_trainer(tmp / tag, max_epochs=epochs, callbacks=callbacks, **kw)
+        trainer.fit(module, datamodule=make_datamodule(), ckpt_path=str(ckpt) if resume else None)
         return module_state(module, trainer)
 
-    every = ModelCheckpoint(dirpath=tmp, filename="mid-epoch", every_n_train_steps=at, save_top_k=1, monitor=None,
-                            save_on_train_epoch_end=False)
-    full = fit("full", None, [every])
-    resumed = fit("resumed", str(tmp / "mid-epoch.ckpt"), [])
+    full = fit("full", False, [_SaveAtBatch(at_batch, ckpt)])
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["loops"]["fit_loop"]
+    in_epoch = saved["epoch_loop.batch_progress"]["current"]["processed"]
+    assert saved["epoch_progress"]["current"]["completed"] < saved["epoch_progress"]["current"]["ready"] and in_epoch, \
+        f"batch {at_batch} is not inside an epoch (the checkpoint has {in_epoch} batches of its epoch)"
+    resumed = fit("resumed", True, [])
     assert_states_equal(full, resumed)
     return full
 
@@ -347,8 +361,8 @@ class ModuleContract:
         dm.setup("fit")
         n = len(dm.train_dataloader())
         assert n >= 2, f"make_datamodule gives {n} training batch(es) an epoch; the test needs >= 2"
-        # the checkpoint one batch into the second epoch; the run ends one batch into the third
-        check_mid_epoch_resume(self.make_module, self.make_datamodule, tmp_path, steps=2 * n + 1, at=n + 1)
+        # the checkpoint one batch into the second of three epochs
+        check_mid_epoch_resume(self.make_module, self.make_datamodule, tmp_path, epochs=3, at_batch=n + 1)
 
     def test_checkpoint_reloads_the_same_module(self, tmp_path: Path) -> None:
         check_reload(self.make_module, self._loader, tmp_path)
