@@ -54,6 +54,7 @@ MODEL = dict(image_size=16, style_dim=16, latent_dim=8, dim_base=8, max_dim=32, 
 ARMS = {"coop": {}, "adversarial": {"objective": "adversarial", "r1_gamma": 1.0},
         "adversarial_sim": {"objective": "adversarial", "r1_gamma": 1.0, "adversarial_updates": "simultaneous"},
         "no_teach": {"mcmc_teaching": False}}
+DIGIT_CLF_N = 20_000  # rendered MNIST training digits for the content classifier (the test split is t10k)
 DIVERSITY_FLOOR = 0.01  # mean pairwise L1 per pixel (images in [-1, 1]) among 5 styles: below it, collapsed
 
 
@@ -65,6 +66,14 @@ def data(n_train: int, n_test: int) -> CoopI2IDataModule:
     dm = CoopI2IDataModule("digits", image_size=16, n_train=n_train, n_val=64, n_test=n_test, batch_size=32)
     dm.setup(None)
     return dm
+
+
+def digit_classifier():
+    """The content classifier: trained once on ``DIGIT_CLF_N`` rendered training digits (all domains)
+    for 10 epochs, cached. 6,000 images / 8 epochs scored only 0.917 on the test split's exact
+    re-renderings, too close to the 0.9 content goal to measure it; this one scores 0.98."""
+    tr = data(DIGIT_CLF_N, 8).train_set
+    return classifier(tr.x, tr.content, "digit16", epochs=10)
 
 
 @torch.no_grad()
@@ -88,9 +97,15 @@ def evaluate(out_ref, out_lat, div, ds, clfs) -> dict[str, float]:
         "target_acc_ref": float((predict(dom, out_ref) == y_ref).float().mean()),
         "target_acc_latent": float((predict(dom, out_lat) == y_ref).float().mean()),
         "content_acc_ref": float((predict(dig, out_ref) == ds.content).float().mean()),
+        # leakage: the translation shows the REFERENCE's digit (chance 0.1; 1.0 = content copied from the reference)
+        "ref_digit_acc_ref": float((predict(dig, out_ref) == ds.content[ds.ref]).float().mean()),
+        "content_acc_latent": float((predict(dig, out_lat) == ds.content).float().mean()),
         "ref_psnr": float(psnr(out_ref, oracle).mean()),
         "fd_domain_cnn_latent": frechet(dom, out_lat, y_ref, ds.x, ds.y, "domain"),
         "fd_domain_cnn_ref": frechet(dom, out_ref, y_ref, ds.x, ds.y, "domain"),
+        # the same in the digit classifier's features: sensitive to the strokes, which the domain
+        # classifier's colour features are not (they saturate near 0 once the colours are right)
+        "fd_digit_cnn_latent": frechet(dig, out_lat, y_ref, ds.x, ds.y, "digit"),
     }
     if div is not None:
         res["diversity_l1"] = diversity(div)
@@ -120,7 +135,7 @@ def main() -> None:
     dm = data(a.n_train, a.n_test)
     tr = dm.train_set
     dom, dom_acc = classifier(tr.x, tr.y, "domain16")
-    dig, dig_acc = classifier(tr.x, tr.content, "digit16", epochs=8)
+    dig, dig_acc = digit_classifier()
     ds = dm.test_set
     rows: dict[str, list[dict[str, float]]] = {k: [] for k in (*arms, "identity", "descriptor_only")}
     rows["identity"] = [evaluate(ds.x, ds.x, None, ds, (dom, dig))]

@@ -20,7 +20,7 @@ import platform
 import time
 
 import torch
-from bench_digits import MODEL, RESULTS, data, machine
+from bench_digits import MODEL, RESULTS, data, digit_classifier, machine
 
 from latent_ebm.coop_i2i import CoopI2IModule
 from latent_ebm.coop_i2i.metrics import classifier, predict, psnr
@@ -36,23 +36,29 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="translator-capacity")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--set", nargs="*", default=[], help="key=value (JSON) overrides of every variant's nets")
     a = ap.parse_args()
+    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in a.set)}
     torch.set_num_threads(1)
     t0 = time.time()
     dm = data(6000, 300)
     tr, ds = dm.train_set, dm.test_set
     dom, _ = classifier(tr.x, tr.y, "domain16")
-    dig, _ = classifier(tr.x, tr.content, "digit16", epochs=8)
+    dig, _ = digit_classifier()
     sup = dm.rendered("train", 2000, pairs=True)
     x_or = torch.stack([sup[i]["x_oracle"] for i in range(len(sup))])
     x_ref, y_ref = sup.x[sup.ref], sup.y[sup.ref]
     oracle = torch.stack([ds[i]["x_oracle"] for i in range(len(ds))])
+    with torch.no_grad():
+        upper = {"content_acc_oracle": float((predict(dig, oracle) == ds.content).float().mean()),
+                 "content_acc_source": float((predict(dig, ds.x) == ds.content).float().mean())}
+    print("digit classifier on exact renderings:", upper, flush=True)
     rows = {}
     cols = [ds.x[:8], ds.x[ds.ref][:8], oracle[:8]]
     for name in a.variants:
         skip, norm = VARIANTS[name]
         torch.manual_seed(a.seed)
-        m = CoopI2IModule(**{**MODEL, "translator_skip": skip, "translator_out_norm": norm}, seed=a.seed)
+        m = CoopI2IModule(**{**MODEL, **overrides, "translator_skip": skip, "translator_out_norm": norm}, seed=a.seed)
         params = [*m.translator.parameters(), *m.style_encoder.parameters()]
         opt = torch.optim.Adam(params, lr=MODEL["initializer_optim"]["lr"], betas=(0.5, 0.999))
         g = torch.Generator().manual_seed(a.seed)
@@ -83,9 +89,10 @@ def main() -> None:
                         "goal": ">= 0.9", "met": v >= 0.9})
     payload = {"machine": machine(), "platform": platform.platform(), "torch": torch.__version__,
                "command": f"python packages/coop-i2i/benchmarks/bench_translator.py --steps {a.steps} --seed {a.seed}"
-               f" --tag {a.tag} --variants " + " ".join(f"'{v}'" for v in a.variants),
+               f" --tag {a.tag} --variants " + " ".join(f"'{v}'" for v in a.variants)
+               + (" --set " + " ".join(f"'{kv}'" for kv in a.set) if a.set else ""),
                "scale": f"digits 16x16, 2000 supervised pairs, {a.steps} steps, batch 32, test 300",
-               "model": MODEL, "variants": {k: VARIANTS[k] for k in a.variants}, "results": rows,
+               "model": {**MODEL, **overrides}, "classifier_on_exact": upper, "variants": {k: VARIANTS[k] for k in a.variants}, "results": rows,
                "targets": targets, "load_avg_at_end": list(os.getloadavg()), "wall_s": time.time() - t0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{a.tag}-{machine()}.json"
