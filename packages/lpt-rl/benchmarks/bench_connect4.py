@@ -36,6 +36,17 @@ METHODS = {"lpt": "LPT (w=1)", "lpt_ei": "LPT-EI (w=10)", "dt_final": "DT final 
 NET = dict(env="connect4", d_model=32, n_layers=2, n_heads=2, context=42, n_latent=2, dropout=0.1, test_episodes=0)
 
 
+def fit_lpt(dm: LPTRLDataModule, seed: int, epochs: int, tmp: Path) -> tuple[LPTRLModule, float]:
+    """The benchmark's LPT (``NET``, UNet prior (8; 1, 2), persistent chains) fitted on ``dm``;
+    (model, fit seconds)."""
+    torch.manual_seed(seed)
+    lpt = LPTRLModule(**NET, prior="unet", unet_base=8, unet_multipliers=(1, 2), return_hidden=(64,),
+                      chains=ChainConfig(persistent=True, n_examples=len(dm.train_set)), seed=seed)
+    t = time.time()
+    tiny_trainer(tmp / f"lpt{seed}", max_epochs=epochs, limit_val_batches=0).fit(lpt, dm)
+    return lpt, time.time() - t
+
+
 def run_seed(seed: int, n_data: int, epochs: int, n_eval: int, tmp: Path, methods: list[str]) -> dict:
     dm = LPTRLDataModule(env="connect4", n_episodes=n_data, batch_size=32, seed=seed)
     dm.setup("fit")
@@ -52,12 +63,7 @@ def run_seed(seed: int, n_data: int, epochs: int, n_eval: int, tmp: Path, method
     if "lpt" not in methods:
         print(json.dumps(res), flush=True)
         return res
-    torch.manual_seed(seed)
-    lpt = LPTRLModule(**NET, prior="unet", unet_base=8, unet_multipliers=(1, 2), return_hidden=(64,),
-                      chains=ChainConfig(persistent=True, n_examples=len(dm.train_set)), seed=seed)
-    t = time.time()
-    tiny_trainer(tmp / f"lpt{seed}", max_epochs=epochs, limit_val_batches=0).fit(lpt, dm)
-    res["lpt_fit_s"] = time.time() - t
+    lpt, res["lpt_fit_s"] = fit_lpt(dm, seed, epochs, tmp)
     for w, key in ((1.0, "lpt"), (10.0, "lpt_ei")):
         lpt.hparams.plan_weight = w
         out = lpt.evaluate(n_eval, targets=[1.0] * n_eval, seed=seed * 1000 + 1)
